@@ -1,0 +1,131 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// mediagate — an S3-compatible storage gateway for media.
+///
+/// Dependency direction (arrow = depends on), see README "Architecture":
+///   mediagate (CLI, config, wiring) ─► S3Facade ─► Policy ─► GatewayCore
+///                                      S3Facade ─► SigV4, S3XML, Storage, VariantEngine
+///   mediagate ─► DiskStorage, SQLiteMetadata (implementations of Storage's protocols)
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "mediagate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mediagate", targets: ["mediagate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure building blocks: no I/O.
+        .target(
+            name: "GatewayCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SigV4",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Integrity",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "S3XML", swiftSettings: swiftSettings),
+        .target(name: "Policy", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
+
+        // Storage vocabulary (protocols) and implementations.
+        .target(
+            name: "Storage",
+            dependencies: ["Integrity", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DiskStorage",
+            dependencies: [
+                "Storage", "GatewayCore",
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SQLiteMetadata",
+            dependencies: ["Storage", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "VariantEngine", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
+
+        // HTTP: the only module that knows HTTP.
+        .target(
+            name: "S3Facade",
+            dependencies: [
+                "GatewayCore", "SigV4", "S3XML", "Integrity", "Policy", "Storage", "VariantEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The executable: CLI, configuration and wiring.
+        .executableTarget(
+            name: "mediagate",
+            dependencies: [
+                "S3Facade", "DiskStorage", "SQLiteMetadata", "SigV4", "GatewayCore", "Storage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], swiftSettings: swiftSettings),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatewayCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrityTests", dependencies: ["Integrity"], swiftSettings: swiftSettings),
+        .testTarget(name: "S3XMLTests", dependencies: ["S3XML"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: [
+                "Storage", "DiskStorage", "SQLiteMetadata", "GatewayCore", "Integrity",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "S3FacadeTests",
+            dependencies: [
+                "S3Facade", "SigV4", "Storage", "DiskStorage", "SQLiteMetadata",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,130 @@
+import NIOCore
+import Storage
+import _NIOFileSystem
+
+/// A blob written, synced and renamed into place, but referenced by nothing yet.
+struct WrittenBlob: Sendable {
+    var id: BlobID
+    var size: Int64
+    var digest: UploadDigest
+}
+
+/// The files of a ``DiskObjectStore``: immutable blobs under `<root>/blobs/<2 hex>/<id>`, uploads
+/// in progress under `<root>/tmp/<id>`. Names come only from ``BlobID``s, never from keys.
+struct BlobFiles: Sendable {
+    /// How many bytes a write gathers before handing them to the file system.
+    static let writeBatch = 1 << 20
+
+    let root: FilePath
+    let fileSystem: FileSystem
+
+    var blobsDirectory: FilePath { root.appending("blobs") }
+    var tmpDirectory: FilePath { root.appending("tmp") }
+
+    func path(of id: BlobID) -> FilePath { blobsDirectory.appending(id.fanOut).appending(id.rawValue) }
+
+    /// Creates the root, `tmp/` and `blobs/` when missing, and syncs them. Fan-out directories
+    /// are created by the first write into them.
+    func prepare() async throws {
+        for directory in [root, tmpDirectory, blobsDirectory]
+        where try await fileSystem.info(forFileAt: directory, infoAboutSymbolicLink: false) == nil {
+            try await fileSystem.createDirectory(at: directory, withIntermediateDirectories: true, permissions: nil)
+            try await syncDirectory(directory.removingLastComponent())
+        }
+    }
+
+    /// Renames a finished temp file to its blob path, creating the fan-out directory on first use.
+    private func moveIntoPlace(_ temporary: FilePath, _ final: FilePath) async throws {
+        do {
+            try await fileSystem.moveItem(at: temporary, to: final)
+        } catch let error as FileSystemError where error.code == .notFound {
+            guard try await fileSystem.info(forFileAt: temporary, infoAboutSymbolicLink: false) != nil else { throw error }
+            try await fileSystem.createDirectory(at: final.removingLastComponent(), withIntermediateDirectories: false, permissions: nil)
+            try await syncDirectory(blobsDirectory)
+            try await fileSystem.moveItem(at: temporary, to: final)
+        }
+    }
+
+    /// Streams `body` into a new blob: writes to `tmp/` as buffers arrive (one batch on its way
+    /// to disk while the next is received), awaits `body.finish()`, fsyncs the file, renames it
+    /// into `blobs/` and fsyncs that directory.
+    ///
+    /// On any error (the body's, `finish()`'s, or I/O) nothing is left behind and the error is
+    /// rethrown.
+    func write(_ body: UploadBody) async throws -> WrittenBlob {
+        let id = BlobID.random()
+        let temporary = tmpDirectory.appending(id.rawValue)
+        let final = path(of: id)
+        let handle = try await fileSystem.openFile(
+            forWritingAt: temporary,
+            options: OpenOptions.Write(existingFile: .none, newFile: .init(transactionalCreation: false))
+        )
+        var closed = false
+        var renamed = false
+        var inFlight: Task<Void, any Error>?
+        do {
+            var pending = ByteBufferAllocator().buffer(capacity: Self.writeBatch)
+            var offset: Int64 = 0
+            for try await chunk in body.chunks {
+                pending.writeImmutableBuffer(chunk)
+                guard pending.readableBytes >= Self.writeBatch else { continue }
+                try await inFlight?.value
+                inFlight = Self.startWrite(pending, at: offset, to: handle)
+                offset += Int64(pending.readableBytes)
+                pending = ByteBufferAllocator().buffer(capacity: Self.writeBatch)
+            }
+            try await inFlight?.value
+            inFlight = nil
+            if pending.readableBytes > 0 {
+                try await handle.write(contentsOf: pending.readableBytesView, toAbsoluteOffset: offset)
+                offset += Int64(pending.readableBytes)
+            }
+            let digest = try await body.finish()
+            try await handle.synchronize()
+            closed = true
+            try await handle.close()
+            try await moveIntoPlace(temporary, final)
+            renamed = true
+            try await syncDirectory(final.removingLastComponent())
+            return WrittenBlob(id: id, size: offset, digest: digest)
+        } catch {
+            _ = try? await inFlight?.value
+            if !closed { try? await handle.close() }
+            _ = try? await fileSystem.removeItem(at: renamed ? final : temporary, recursively: false)
+            throw error
+        }
+    }
+
+    private static func startWrite(_ bytes: ByteBuffer, at offset: Int64, to handle: WriteFileHandle) -> Task<Void, any Error> {
+        Task { try await handle.write(contentsOf: bytes.readableBytesView, toAbsoluteOffset: offset) }
+    }
+
+    /// Deletes blobs, ignoring failures: a blob left behind is an orphan that the next
+    /// ``DiskObjectStore/init(root:index:minimumPartSize:)`` removes.
+    func remove(_ ids: some Sequence<BlobID>) async {
+        for id in ids {
+            _ = try? await fileSystem.removeItem(at: path(of: id), recursively: false)
+        }
+    }
+
+    /// Opens a blob for reading.
+    func openForReading(_ id: BlobID) async throws -> ReadFileHandle {
+        try await fileSystem.openFile(forReadingAt: path(of: id), options: OpenOptions.Read())
+    }
+
+    /// fsyncs a directory so that entries created or renamed in it survive a crash.
+    func syncDirectory(_ directory: FilePath) async throws {
+        try await fileSystem.withDirectoryHandle(atPath: directory) { handle in
+            try await handle.synchronize()
+        }
+    }
+
+    /// The entries of `directory`.
+    func entries(of directory: FilePath) async throws -> [DirectoryEntry] {
+        try await fileSystem.withDirectoryHandle(atPath: directory) { handle in
+            var entries: [DirectoryEntry] = []
+            for try await batch in handle.listContents().batched() { entries += batch }
+            return entries
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import NIOCore
+import Storage
+import _NIOFileSystem
+
+/// An ``ObjectStore`` on local disk: bytes in immutable blob files named by random ids, metadata
+/// in an ``ObjectIndex`` (SQLite).
+///
+/// A write streams into `<root>/tmp/<id>`, is verified (`body.finish()`), fsynced, renamed to
+/// `<root>/blobs/<2 hex>/<id>` and its directory fsynced; then one index transaction commits it
+/// with its precondition; then the replaced version's blobs are deleted (or, while a reader still
+/// streams them, when that reader is done). Multipart parts are blobs too, and completing an
+/// upload only writes the index. Keys never become paths.
+///
+/// - Important: one process per root: ``init(root:index:minimumPartSize:)`` deletes files of
+///   writes in flight.
+public final class DiskObjectStore: ObjectStore {
+    /// Smallest size of a multipart part other than the last.
+    public let minimumPartSize: Int64
+    /// What ``init(root:index:minimumPartSize:)`` cleaned up.
+    public let recovery: RecoveryReport
+    /// The metadata index.
+    public let index: any ObjectIndex
+    let files: BlobFiles
+    let leases = BlobLeases()
+
+    private init(files: BlobFiles, index: any ObjectIndex, minimumPartSize: Int64, recovery: RecoveryReport) {
+        self.files = files
+        self.index = index
+        self.minimumPartSize = minimumPartSize
+        self.recovery = recovery
+    }
+
+    /// Opens the store at `root`, creating its directories, and recovers from a crash: removes
+    /// everything in `tmp/` and every blob that neither an object nor an upload part references
+    /// (see ``recovery``).
+    /// - Parameters:
+    ///   - root: the directory of blobs and temp files (for example `<data-dir>/objects`).
+    ///   - index: where metadata lives; it must not be used by another store at the same time.
+    ///   - minimumPartSize: smallest non-last multipart part; tests lower it.
+    /// - Throws: `FileSystemError` when the directories cannot be created or listed,
+    ///   ``StorageError/Code/internalError`` from the index.
+    public convenience init(
+        root: String, index: any ObjectIndex, minimumPartSize: Int64 = Storage.minimumPartSize
+    ) async throws {
+        let files = BlobFiles(root: FilePath(root), fileSystem: .shared)
+        try await files.prepare()
+        let recovery = try await Recovery(files: files, index: index).run()
+        self.init(files: files, index: index, minimumPartSize: minimumPartSize, recovery: recovery)
+    }
+
+    // MARK: Buckets
+
+    /// Creates a bucket.
+    /// - Throws: ``StorageError/Code/bucketAlreadyExists``.
+    public func createBucket(_ name: String) async throws {
+        try await index.createBucket(name, creationDate: StorageClock.now())
+    }
+
+    /// Deletes an empty bucket.
+    /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/bucketNotEmpty``.
+    public func deleteBucket(_ name: String) async throws { try await index.deleteBucket(name) }
+
+    /// The bucket, or nil.
+    /// - Throws: ``StorageError/Code/internalError``.
+    public func bucket(_ name: String) async throws -> BucketInfo? { try await index.bucket(name) }
+
+    /// All buckets by name.
+    /// - Throws: ``StorageError/Code/internalError``.
+    public func listBuckets() async throws -> [BucketInfo] { try await index.listBuckets() }
+
+    // MARK: Objects
+
+    /// Streams the body into a new blob, then commits it atomically with `precondition`.
+    ///
+    /// The bucket and the precondition are also checked before the body is read, so a doomed
+    /// upload fails without being received.
+    /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/preconditionFailed``,
+    ///   what the body throws, or file system errors; on any error nothing of this upload remains
+    ///   and the previous version is untouched.
+    public func putObject(
+        bucket: String, key: String, attributes: ObjectAttributes, precondition: WritePrecondition,
+        origin: ObjectOrigin, body: UploadBody
+    ) async throws -> ObjectInfo {
+        if precondition == .none {
+            guard try await index.bucket(bucket) != nil else { throw StorageError(.noSuchBucket, bucket) }
+        } else {
+            let current = try await index.object(bucket: bucket, key: key)
+            guard precondition.isSatisfied(currentETag: current?.info.etag) else {
+                throw StorageError(.preconditionFailed, key)
+            }
+        }
+        let blob = try await files.write(body)
+        let part = ObjectPart(number: 1, size: blob.size, etag: blob.digest.md5Hex, checksum: blob.digest.checksum)
+        let info = ObjectInfo(
+            bucket: bucket, key: key, size: blob.size, etag: blob.digest.md5Hex, lastModified: StorageClock.now(),
+            attributes: attributes, checksum: blob.digest.checksum, parts: [part], isMultipart: false, origin: origin
+        )
+        let record = ObjectRecord(info: info, blobs: [blob.id])
+        let index = self.index
+        return try await commit(newBlobs: [blob.id]) {
+            (info, try await index.commitObject(record, precondition: precondition))
+        }
+    }
+
+    /// Opens the current version; the reader keeps streaming that version whatever happens to
+    /// the key afterwards.
+    /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/noSuchKey``,
+    ///   ``StorageError/Code/internalError`` if the key kept changing under 16 attempts.
+    public func openObject(bucket: String, key: String) async throws -> any ObjectReader {
+        guard var record = try await index.object(bucket: bucket, key: key) else {
+            throw StorageError(.noSuchKey, key)
+        }
+        for _ in 0..<16 {
+            let lease = BlobLease(ids: record.blobs, leases: leases, files: files)
+            // A writer that committed before the lease may already have deleted these blobs;
+            // one that commits after it defers their deletion. Reading again tells which.
+            guard let again = try await index.object(bucket: bucket, key: key) else {
+                throw StorageError(.noSuchKey, key)
+            }
+            if again.blobs == record.blobs {
+                return DiskObjectReader(record: again, files: files, lease: lease)
+            }
+            record = again
+        }
+        throw StorageError(.internalError, "\(key) kept changing while being opened")
+    }
+
+    /// The current version's info, or nil.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func headObject(bucket: String, key: String) async throws -> ObjectInfo? {
+        try await index.object(bucket: bucket, key: key)?.info
+    }
+
+    /// Deletes the current version; its blobs go once no reader uses them.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    @discardableResult
+    public func deleteObject(bucket: String, key: String) async throws -> ObjectInfo? {
+        let index = self.index
+        return try await commit(newBlobs: []) {
+            let record = try await index.deleteObject(bucket: bucket, key: key)
+            return (record?.info, record?.blobs ?? [])
+        }
+    }
+
+    /// Lists keys in byte order; listed infos have empty `parts`.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func listObjects(bucket: String, query: ListQuery) async throws -> ListPage {
+        try await index.listObjects(bucket: bucket, query: query)
+    }
+
+    // MARK: Commit
+
+    /// Runs an index transaction shielded from task cancellation (so its outcome is always
+    /// known), then deletes the blobs it freed, or, when it failed, the blobs written for it.
+    /// - Throws: what `transaction` throws.
+    func commit<Value: Sendable>(
+        newBlobs: [BlobID], _ transaction: @escaping @Sendable () async throws -> (Value, freed: [BlobID])
+    ) async throws -> Value {
+        let files = self.files
+        let leases = self.leases
+        return try await Task {
+            do {
+                let (value, freed) = try await transaction()
+                await files.remove(leases.retire(freed))
+                return value
+            } catch {
+                await files.remove(newBlobs)
+                throw error
+            }
+        }.value
+    }
+
+    /// How many blobs readers currently hold (for tests and metrics).
+    public var leasedBlobCount: Int { leases.leasedCount }
+}

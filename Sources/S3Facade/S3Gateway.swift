@@ -1,0 +1,152 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Policy
+import S3XML
+import SigV4
+import Storage
+
+/// The HTTP entry point: S3 on every path, the control API under `/_mediagate/`.
+///
+/// A request goes: request id → control route, or SigV4 verify → ``S3Operation`` parse →
+/// ``AccessPolicy`` → handler; any thrown error → ``ErrorMapping`` → S3 `<Error>` with RequestId.
+public struct S3Gateway: HTTPResponder {
+    public typealias Context = BasicRequestContext
+
+    let configuration: GatewayConfiguration
+    let store: any ObjectStore
+    let credentials: any CredentialProvider
+    let verifier: SigV4Verifier
+    let policy: AccessPolicy
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let readiness: @Sendable () async -> Bool
+
+    /// Creates a gateway over a store.
+    /// - Parameter readiness: answers `/_mediagate/ready`; true once dependencies respond.
+    public init(
+        configuration: GatewayConfiguration, store: any ObjectStore, credentials: any CredentialProvider,
+        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
+        readiness: @escaping @Sendable () async -> Bool = { true }
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.credentials = credentials
+        self.verifier = SigV4Verifier(
+            region: configuration.region, maxClockSkew: configuration.maxClockSkew,
+            maxPresignedExpiry: configuration.maxPresignedExpiry)
+        self.policy = AccessPolicy()
+        self.metrics = metrics
+        self.logger = logger
+        self.readiness = readiness
+    }
+
+    public func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = RequestID.make()
+        var logger = self.logger
+        logger[metadataKey: "request_id"] = "\(requestID)"
+        let target = request.head.path ?? "/"
+        let (rawPath, rawQuery) = Self.split(target)
+
+        var operationName = "Unknown"
+        var response: Response
+        if rawPath.hasPrefix("/_mediagate/") || rawPath == "/_mediagate" {
+            operationName = "Control"
+            response = await control(rawPath: rawPath, request: request)
+        } else {
+            do {
+                let call = try await authenticate(request, rawPath: rawPath, rawQuery: rawQuery, requestID: requestID, logger: logger)
+                operationName = call.operation.name
+                response = try await dispatch(call)
+            } catch {
+                let s3Error = ErrorMapping.s3Error(for: error, logger: logger)
+                if s3Error.code == .accessDenied || s3Error.code == .signatureDoesNotMatch {
+                    logger.info("request refused", metadata: ["code": "\(s3Error.code.rawValue)", "reason": "\(error)"])
+                }
+                // Hummingbird drains any unread request body after the response.
+                response = Self.errorResponse(s3Error, resource: rawPath, requestID: requestID, method: request.method)
+            }
+        }
+        response.headers[.amzRequestID] = requestID
+        response.headers[.server] = "mediagate"
+        metrics.record(operation: operationName, status: response.status.code, duration: ContinuousClock.now - started)
+        return response
+    }
+
+    /// The authenticated, routed and authorized form of a request.
+    struct Call: Sendable {
+        let request: Request
+        let line: S3RequestLine
+        let operation: S3Operation
+        let auth: SigV4Authenticated
+        let principal: Principal
+        let requestID: String
+        let logger: Logger
+    }
+
+    private func authenticate(_ request: Request, rawPath: Substring, rawQuery: Substring, requestID: String, logger: Logger) async throws -> Call {
+        var headers: [(name: String, value: String)] = []
+        if let authority = request.head.authority { headers.append(("host", authority)) }
+        for field in request.headers { headers.append((field.name.rawName, field.value)) }
+        let sigRequest = SigV4Request(method: request.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: headers)
+        guard let parsed = try verifier.parse(sigRequest) else {
+            throw S3Error(.accessDenied, "Access Denied")
+        }
+        guard let credential = try await credentials.credential(for: parsed.accessKeyID) else {
+            throw S3Error(.invalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")
+        }
+        let auth = try verifier.verify(parsed, request: sigRequest, secretAccessKey: credential.secretAccessKey, now: Date())
+        let line = S3RequestLine(
+            method: request.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(rawQuery),
+            host: request.head.authority, copySource: request.headers[.amzCopySource])
+        let operation = try S3Operation.parse(line, domain: configuration.domain)
+        return Call(request: request, line: line, operation: operation, auth: auth, principal: credential.principal, requestID: requestID, logger: logger)
+    }
+
+    /// Checks policy for an action; the only way handlers obtain a ``Grant``.
+    func authorize(_ call: Call, _ action: Action, bucket: String?, key: String?) throws -> Grant {
+        do {
+            return try policy.authorize(call.principal, action, Resource(bucket: bucket, key: key))
+        } catch {
+            call.logger.info("access denied", metadata: ["reason": "\(error.reason)", "operation": "\(call.operation.name)"])
+            throw S3Error(.accessDenied, "Access Denied")
+        }
+    }
+
+    static func split(_ target: String) -> (Substring, Substring) {
+        guard let question = target.firstIndex(of: "?") else { return (target[...], "") }
+        return (target[..<question], target[target.index(after: question)...])
+    }
+
+    static func errorResponse(_ error: S3Error, resource: Substring, requestID: String, method: HTTPRequest.Method) -> Response {
+        var headers = HTTPFields()
+        if error.code == .slowDown { headers[.retryAfter] = "1" }
+        if method == .head || error.code == .notModified {
+            return Response(status: error.code.status, headers: headers)
+        }
+        var xml = XMLWriter()
+        xml.open("Error")
+        xml.element("Code", error.code.rawValue)
+        xml.element("Message", error.message)
+        for (name, value) in error.details { xml.element(name, value) }
+        xml.element("Resource", String(resource))
+        xml.element("RequestId", requestID)
+        xml.close("Error")
+        headers[.contentType] = "application/xml"
+        return Response(status: error.code.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: xml.bytes)))
+    }
+}
+
+/// Request ids: 16 uppercase hex characters, like S3's.
+enum RequestID {
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

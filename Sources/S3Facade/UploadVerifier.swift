@@ -1,0 +1,216 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Integrity
+import NIOCore
+import SigV4
+import Storage
+
+/// What a request says about its body: length, encoding and the digests it must match.
+struct UploadExpectations: Sendable {
+    /// Bytes of object data expected (decoded length for aws-chunked bodies).
+    var length: Int64?
+    var payload: SigV4PayloadMode
+    var chunkContext: SigV4ChunkContext?
+    /// Content-MD5, decoded.
+    var md5: [UInt8]?
+    /// The checksum algorithm to compute and store.
+    var checksumAlgorithm: ChecksumAlgorithm?
+    /// The expected checksum value when it came in a header (else it comes in a trailer).
+    var checksumValue: String?
+    /// Whether the checksum value arrives in a trailer.
+    var checksumInTrailer: Bool
+    /// Largest allowed object data.
+    var maxLength: Int64
+    /// Trailer names the request declared in `x-amz-trailer` (lowercased).
+    var declaredTrailers: [String]
+
+    /// Reads the expectations from a request's headers.
+    /// - Throws: ``S3Error`` for malformed or contradictory digest headers.
+    static func from(headers: HTTPFields, auth: SigV4Authenticated, maxLength: Int64) throws(S3Error) -> UploadExpectations {
+        let streaming: Bool
+        switch auth.payload {
+        case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer: streaming = true
+        case .unsigned, .sha256: streaming = false
+        }
+        var length: Int64?
+        if streaming {
+            guard let text = headers[.amzDecodedContentLength], let value = Int64(text), value >= 0 else {
+                throw S3Error(.missingContentLength, "You must provide the x-amz-decoded-content-length HTTP header.")
+            }
+            length = value
+        } else if let text = headers[.contentLength] {
+            guard let value = Int64(text), value >= 0 else { throw S3Error(.invalidArgument, "Invalid Content-Length.") }
+            length = value
+        }
+        if let length, length > maxLength {
+            throw S3Error(.entityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+        }
+
+        var md5: [UInt8]?
+        if let text = headers[.contentMD5] {
+            guard let data = Data(base64Encoded: text), data.count == 16 else {
+                throw S3Error(.invalidDigest, "The Content-MD5 you specified was invalid.")
+            }
+            md5 = Array(data)
+        }
+
+        var algorithm: ChecksumAlgorithm?
+        var value: String?
+        for field in headers {
+            guard let candidate = ChecksumAlgorithm(headerName: field.name.canonicalName) else { continue }
+            if algorithm != nil {
+                throw S3Error(.invalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+            }
+            algorithm = candidate
+            value = field.value
+        }
+        var inTrailer = false
+        if let trailer = headers[.amzTrailer] {
+            let names = trailer.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            for name in names {
+                guard let candidate = ChecksumAlgorithm(headerName: name) else {
+                    throw S3Error(.invalidRequest, "The value specified in the x-amz-trailer header is not supported")
+                }
+                if algorithm != nil {
+                    throw S3Error(.invalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+                }
+                algorithm = candidate
+                inTrailer = true
+            }
+            if inTrailer, auth.payload != .streamingSignedTrailer, auth.payload != .streamingUnsignedTrailer {
+                throw S3Error(.invalidRequest, "x-amz-trailer requires a trailer payload mode.")
+            }
+        }
+        if algorithm == nil, let sdk = headers[.amzSDKChecksumAlgorithm] {
+            guard let candidate = ChecksumAlgorithm(rawValue: sdk.uppercased()) else {
+                throw S3Error(.invalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+            }
+            algorithm = candidate
+        }
+        return UploadExpectations(
+            length: length, payload: auth.payload, chunkContext: auth.chunkContext, md5: md5,
+            checksumAlgorithm: algorithm, checksumValue: value, checksumInTrailer: inTrailer, maxLength: maxLength,
+            declaredTrailers: auth.declaredTrailers)
+    }
+}
+
+/// Turns a request body into an ``UploadBody`` whose bytes are decoded (aws-chunked), counted and
+/// hashed as they stream, and whose `finish` checks every digest before the store commits.
+///
+/// - Important: the state is used by one consumer at a time: the store iterates the chunks, then
+///   calls `finish` once.
+final class UploadVerifier: @unchecked Sendable {
+    private let expectations: UploadExpectations
+    private var source: RequestBody.AsyncIterator
+    private var decoder: AWSChunkedDecoder?
+    private var digester: BodyDigester
+    private var pending: [ByteBuffer] = []
+    private var trailers: [SigV4Trailer] = []
+    private var received: Int64 = 0
+    private var ended = false
+
+    init(body: RequestBody, expectations: UploadExpectations) throws(S3Error) {
+        self.expectations = expectations
+        self.source = body.makeAsyncIterator()
+        var sha256 = false
+        switch expectations.payload {
+        case .sha256: sha256 = true
+        case .streamingSigned, .streamingSignedTrailer:
+            guard let context = expectations.chunkContext else {
+                throw S3Error(.invalidRequest, "Missing chunk signing context.")
+            }
+            decoder = AWSChunkedDecoder(
+                mode: .signed(context, trailer: expectations.payload == .streamingSignedTrailer),
+                expectedTrailers: expectations.declaredTrailers)
+        case .streamingUnsignedTrailer:
+            decoder = AWSChunkedDecoder(mode: .unsignedWithTrailer, expectedTrailers: expectations.declaredTrailers)
+        case .unsigned: break
+        }
+        self.digester = BodyDigester(md5: true, sha256: sha256, checksum: expectations.checksumAlgorithm)
+    }
+
+    /// The verified body for a store.
+    func uploadBody() -> UploadBody {
+        UploadBody(chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } }, finish: { [self] in try self.finish() })
+    }
+
+    private func next() async throws -> ByteBuffer? {
+        while pending.isEmpty {
+            if ended { return nil }
+            guard let buffer = try await source.next() else {
+                if var decoder {
+                    try drain(&decoder)
+                    try decoder.finish()
+                    self.decoder = decoder
+                }
+                ended = true
+                break
+            }
+            if var decoder {
+                buffer.withUnsafeReadableBytes { decoder.append($0) }
+                try drain(&decoder)
+                self.decoder = decoder
+            } else {
+                try account(buffer)
+                pending.append(buffer)
+            }
+        }
+        return pending.isEmpty ? nil : pending.removeFirst()
+    }
+
+    private func drain(_ decoder: inout AWSChunkedDecoder) throws {
+        while let event = try decoder.next() {
+            switch event {
+            case .data(let bytes):
+                let buffer = ByteBuffer(bytes: bytes)
+                try account(buffer)
+                pending.append(buffer)
+            case .trailers(let fields):
+                trailers = fields
+            case .end:
+                ended = true
+            }
+        }
+    }
+
+    private func account(_ buffer: ByteBuffer) throws {
+        received += Int64(buffer.readableBytes)
+        if received > expectations.maxLength {
+            throw S3Error(.entityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+        }
+        if let length = expectations.length, received > length {
+            throw S3Error(.invalidRequest, "The request body is longer than its declared length.")
+        }
+        buffer.withUnsafeReadableBytes { digester.update($0) }
+    }
+
+    private func finish() throws -> UploadDigest {
+        if let length = expectations.length, received != length {
+            throw S3Error(.incompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+        }
+        let digests = digester.finalize()
+        if case .sha256(let expected) = expectations.payload, digests.sha256Hex != expected.lowercased() {
+            throw S3Error(.xAmzContentSHA256Mismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        }
+        guard let md5 = digests.md5 else { throw S3Error(.internalError, "MD5 missing") }
+        if let expected = expectations.md5, expected != md5 {
+            throw S3Error(.badDigest, "The Content-MD5 you specified did not match what we received.")
+        }
+        var stored: StoredChecksum?
+        if let algorithm = expectations.checksumAlgorithm, let computed = digests.checksum?.base64 {
+            var expected = expectations.checksumValue
+            if expectations.checksumInTrailer {
+                guard let value = trailers.first(where: { $0.name == algorithm.headerName })?.value else {
+                    throw S3Error(.invalidRequest, "The trailing checksum \(algorithm.headerName) was not sent.")
+                }
+                expected = value.trimmingCharacters(in: .whitespaces)
+            }
+            if let expected, expected != computed {
+                throw S3Error(.badDigest, "The \(algorithm.rawValue) you specified did not match the calculated checksum.")
+            }
+            stored = StoredChecksum(algorithm: algorithm.rawValue, value: computed)
+        }
+        return UploadDigest(md5Hex: md5.map { String(format: "%02x", $0) }.joined(), checksum: stored)
+    }
+}

@@ -1,0 +1,69 @@
+import GRDB
+
+/// The object index's tables. Keys are `BLOB`s (compared with `memcmp`, which is UTF-8 byte
+/// order); times are integer milliseconds since 1970; attributes are JSON text.
+enum ObjectIndexSchema {
+    /// The migrations of the object index; identifiers start with `storage-`.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("storage-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE buckets (
+                    name TEXT NOT NULL PRIMARY KEY,
+                    created_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE objects (
+                    bucket TEXT NOT NULL,
+                    key BLOB NOT NULL,
+                    size INTEGER NOT NULL,
+                    etag TEXT NOT NULL,
+                    last_modified_ms INTEGER NOT NULL,
+                    attributes TEXT NOT NULL,
+                    checksum_algorithm TEXT,
+                    checksum_value TEXT,
+                    is_multipart INTEGER NOT NULL,
+                    derived_from_etag TEXT,
+                    PRIMARY KEY (bucket, key)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE object_parts (
+                    bucket TEXT NOT NULL,
+                    key BLOB NOT NULL,
+                    seq INTEGER NOT NULL,
+                    number INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    etag TEXT NOT NULL,
+                    checksum_algorithm TEXT,
+                    checksum_value TEXT,
+                    blob TEXT NOT NULL,
+                    PRIMARY KEY (bucket, key, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX object_parts_by_blob ON object_parts (blob);
+
+                CREATE TABLE uploads (
+                    upload_id TEXT NOT NULL PRIMARY KEY,
+                    bucket TEXT NOT NULL,
+                    key BLOB NOT NULL,
+                    initiated_ms INTEGER NOT NULL,
+                    attributes TEXT NOT NULL,
+                    checksum_algorithm TEXT
+                ) WITHOUT ROWID;
+                CREATE INDEX uploads_by_key ON uploads (bucket, key, upload_id);
+
+                CREATE TABLE upload_parts (
+                    upload_id TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    etag TEXT NOT NULL,
+                    checksum_algorithm TEXT,
+                    checksum_value TEXT,
+                    blob TEXT NOT NULL,
+                    PRIMARY KEY (upload_id, number)
+                ) WITHOUT ROWID;
+                CREATE INDEX upload_parts_by_blob ON upload_parts (blob);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import GRDB
+
+/// The gateway's SQLite database file, opened once and shared: object metadata
+/// (``SQLiteObjectIndex``) and, later, tenants, consents and share links live in it.
+///
+/// Settings: WAL (concurrent readers, one writer), `synchronous = FULL` so that a committed
+/// transaction survives a crash of the process or the machine, and a busy timeout so that an
+/// admin command writing from another process waits instead of failing.
+public final class SQLiteDatabase: Sendable {
+    /// The connection pool. Other modules register their own `DatabaseMigrator` migrations (with
+    /// identifiers that do not start with `storage-`) and run them on this pool.
+    public let pool: DatabasePool
+    /// The database file.
+    public let path: String
+
+    /// Opens (creating if needed, with its directory) the database at `path`.
+    /// - Parameters:
+    ///   - path: the database file.
+    ///   - busyTimeout: how long a write waits for another process's lock.
+    /// - Throws: `DatabaseError` when the file cannot be opened or configured, or the file
+    ///   system's error when its directory cannot be created.
+    public init(path: String, busyTimeout: TimeInterval = 5) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "mediagate"
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.path = path
+        // DatabasePool sets `synchronous = NORMAL` on its writer when it enables WAL; commits
+        // must be durable, so raise it on the (only) writer connection.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+    }
+
+    /// The settings that make commits durable, as the writer connection reports them (worth
+    /// logging at startup).
+    /// - Throws: `DatabaseError`.
+    public func durabilitySettings() throws -> DurabilitySettings {
+        try pool.writeWithoutTransaction { db in
+            DurabilitySettings(
+                journalMode: try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                synchronous: try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            )
+        }
+    }
+}
+
+/// SQLite's journal mode and `synchronous` level (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+public struct DurabilitySettings: Sendable, Equatable {
+    /// `wal` for a ``SQLiteDatabase``.
+    public var journalMode: String
+    /// 2 (FULL) for a ``SQLiteDatabase``.
+    public var synchronous: Int
+
+    /// Creates settings.
+    public init(journalMode: String, synchronous: Int) {
+        self.journalMode = journalMode
+        self.synchronous = synchronous
+    }
+}

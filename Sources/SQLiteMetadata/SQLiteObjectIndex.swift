@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import Storage
+
+/// The ``ObjectIndex`` in SQLite: one `DatabasePool` transaction per call, keys as `BLOB`s,
+/// listings driven by ``ListingMachine`` inside one read transaction (a consistent snapshot).
+public struct SQLiteObjectIndex: ObjectIndex {
+    /// The shared database.
+    public let database: SQLiteDatabase
+
+    /// Opens the index on `database`, creating or upgrading its tables (migrations `storage-*`).
+    /// - Throws: `DatabaseError` when a migration fails.
+    public init(database: SQLiteDatabase) throws {
+        self.database = database
+        try ObjectIndexSchema.migrator.migrate(database.pool)
+    }
+
+    /// Opens a database of its own at `path` (see ``SQLiteDatabase/init(path:busyTimeout:)``) and
+    /// the index on it. To share the file with other tables, open a ``SQLiteDatabase`` once and
+    /// use ``init(database:)``.
+    /// - Throws: `DatabaseError` when the file cannot be opened or migrated.
+    public init(path: String) throws {
+        try self.init(database: SQLiteDatabase(path: path))
+    }
+
+    // MARK: Buckets
+
+    /// Creates a bucket.
+    /// - Throws: ``StorageError/Code/bucketAlreadyExists``.
+    public func createBucket(_ name: String, creationDate: Date) async throws {
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM buckets WHERE name = ?", arguments: [name]) != nil {
+                throw StorageError(.bucketAlreadyExists, name)
+            }
+            try db.execute(
+                sql: "INSERT INTO buckets (name, created_ms) VALUES (?, ?)",
+                arguments: [name, StorageClock.milliseconds(of: creationDate)]
+            )
+        }
+    }
+
+    /// Deletes a bucket without objects or uploads.
+    /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/bucketNotEmpty``.
+    public func deleteBucket(_ name: String) async throws {
+        try await write { db in
+            try ObjectIndexRows.requireBucket(db, name)
+            let used = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1) OR EXISTS (SELECT 1 FROM uploads WHERE bucket = ?1)
+                """, arguments: [name]) ?? false
+            if used { throw StorageError(.bucketNotEmpty, name) }
+            try db.execute(sql: "DELETE FROM buckets WHERE name = ?", arguments: [name])
+        }
+    }
+
+    /// The bucket, or nil.
+    /// - Throws: ``StorageError/Code/internalError``.
+    public func bucket(_ name: String) async throws -> BucketInfo? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT name, created_ms FROM buckets WHERE name = ?", arguments: [name])
+                .map { BucketInfo(name: $0["name"], creationDate: StorageClock.date(milliseconds: $0["created_ms"])) }
+        }
+    }
+
+    /// All buckets by name.
+    /// - Throws: ``StorageError/Code/internalError``.
+    public func listBuckets() async throws -> [BucketInfo] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT name, created_ms FROM buckets ORDER BY name")
+                .map { BucketInfo(name: $0["name"], creationDate: StorageClock.date(milliseconds: $0["created_ms"])) }
+        }
+    }
+
+    // MARK: Objects
+
+    /// The current record of a key, or nil.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func object(bucket: String, key: String) async throws -> ObjectRecord? {
+        try await read { db in
+            try ObjectIndexRows.requireBucket(db, bucket)
+            return try ObjectIndexRows.record(db, bucket: bucket, key: key)
+        }
+    }
+
+    /// Commits `record` if `precondition` holds, in one transaction.
+    /// - Returns: the replaced version's blobs.
+    /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/preconditionFailed``.
+    public func commitObject(_ record: ObjectRecord, precondition: WritePrecondition) async throws -> [BlobID] {
+        try await write { db in
+            try ObjectIndexRows.requireBucket(db, record.info.bucket)
+            return try ObjectIndexRows.replace(db, with: record, precondition: precondition)
+        }
+    }
+
+    /// Removes the current version of a key.
+    /// - Returns: the removed record, or nil.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func deleteObject(bucket: String, key: String) async throws -> ObjectRecord? {
+        try await write { db in
+            try ObjectIndexRows.requireBucket(db, bucket)
+            guard let record = try ObjectIndexRows.record(db, bucket: bucket, key: key) else { return nil }
+            _ = try ObjectIndexRows.deleteObject(db, bucket: bucket, key: key)
+            return record
+        }
+    }
+
+    /// One page of keys, in byte order, from one read transaction.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func listObjects(bucket: String, query: ListQuery) async throws -> ListPage {
+        try await read { db in
+            try ObjectIndexRows.requireBucket(db, bucket)
+            var machine = ListingMachine(query: query)
+            while let window = machine.nextWindow {
+                machine.consume(try ObjectIndexRows.objects(db, bucket: bucket, window: window))
+            }
+            return machine.page
+        }
+    }
+
+    // MARK: Recovery
+
+    /// Which of `ids` an object or an upload part references.
+    /// - Throws: ``StorageError/Code/internalError``.
+    public func referencedBlobs(among ids: [BlobID]) async throws -> Set<BlobID> {
+        var found = Set<BlobID>()
+        var start = 0
+        while start < ids.count {
+            let batch = ids[start..<min(start + 400, ids.count)].map(\.rawValue)
+            start += batch.count
+            let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
+            let referenced = try await read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT blob FROM object_parts WHERE blob IN (\(marks))
+                    UNION SELECT blob FROM upload_parts WHERE blob IN (\(marks))
+                    """, arguments: StatementArguments(batch + batch))
+            }
+            for text in referenced {
+                if let id = BlobID(text) { found.insert(id) }
+            }
+        }
+        return found
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a read transaction, turning database errors into ``StorageError``s.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.pool.read(body)
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
+    /// Runs `body` in a write transaction, turning database errors into ``StorageError``s.
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.pool.write(body)
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
+    private static func storageError(_ error: any Error) -> any Error {
+        switch error {
+        case is StorageError, is CancellationError: error
+        default: StorageError(.internalError, "sqlite: \(error)")
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Crypto
+import Foundation
+
+/// Encoding helpers shared by the signer and the verifier (AWS's URI encoding, hex, SHA-256).
+public enum SigV4Encoding {
+    /// Percent-encodes with AWS's rule: `A-Z a-z 0-9 - . _ ~` are kept, `/` is kept unless
+    /// `encodeSlash`, every other UTF-8 byte becomes `%XX` (uppercase hex).
+    /// - Parameters:
+    ///   - s: The decoded text.
+    ///   - encodeSlash: `true` for query names and values, `false` for paths.
+    /// - Returns: The encoded text.
+    public static func awsURIEncode(_ s: some StringProtocol, encodeSlash: Bool) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(s.utf8.count)
+        appendEncoded(s.utf8, encodeSlash: encodeSlash, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Lowercase hex SHA-256 of `bytes`.
+    /// - Parameter bytes: The data to hash.
+    /// - Returns: 64 lowercase hex digits.
+    public static func sha256Hex(_ bytes: some DataProtocol) -> String {
+        hex(SHA256.hash(data: bytes))
+    }
+
+    /// Percent-decodes `s` into bytes. Malformed escapes (`%` not followed by two hex digits)
+    /// are kept literally. `+` becomes a space only when `plusAsSpace`.
+    /// - Parameters:
+    ///   - s: The encoded text.
+    ///   - plusAsSpace: Whether `+` means a space (query strings) or a literal plus (paths).
+    /// - Returns: The decoded bytes (not necessarily valid UTF-8).
+    public static func percentDecode(_ s: some StringProtocol, plusAsSpace: Bool) -> [UInt8] {
+        let src = Array(s.utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(src.count)
+        var i = 0
+        while i < src.count {
+            let c = src[i]
+            if c == UInt8(ascii: "%"), i + 2 < src.count,
+               let hi = hexValue(src[i + 1]), let lo = hexValue(src[i + 2]) {
+                out.append(hi << 4 | lo)
+                i += 3
+            } else if c == UInt8(ascii: "+"), plusAsSpace {
+                out.append(0x20)
+                i += 1
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    // MARK: - Internal
+
+    static func appendEncoded(_ bytes: some Sequence<UInt8>, encodeSlash: Bool, to out: inout [UInt8]) {
+        for b in bytes {
+            if isUnreserved(b) || (b == UInt8(ascii: "/") && !encodeSlash) {
+                out.append(b)
+            } else {
+                out.append(UInt8(ascii: "%"))
+                out.append(upperHexDigits[Int(b >> 4)])
+                out.append(upperHexDigits[Int(b & 0x0F)])
+            }
+        }
+    }
+
+    @inline(__always)
+    static func isUnreserved(_ b: UInt8) -> Bool {
+        (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
+            || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "~")
+    }
+
+    @inline(__always)
+    static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: b - 0x30
+        case 0x41...0x46: b - 0x41 + 10
+        case 0x61...0x66: b - 0x61 + 10
+        default: nil
+        }
+    }
+
+    static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Lowercase hex of any byte sequence (digests, MACs).
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(lowerHexDigits[Int(b >> 4)])
+            out.append(lowerHexDigits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Hex of SHA-256 of the empty string.
+    static let emptySHA256Hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    /// Constant-time comparison of two ASCII hex signatures, ignoring hex-letter case.
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<x.count {
+            diff |= lowerASCII(x[i]) ^ lowerASCII(y[i])
+        }
+        return diff == 0
+    }
+
+    @inline(__always)
+    private static func lowerASCII(_ b: UInt8) -> UInt8 {
+        (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b
+    }
+}

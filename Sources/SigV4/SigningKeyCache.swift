@@ -1,0 +1,107 @@
+import Crypto
+import Synchronization
+
+/// A thread-safe, bounded cache of derived SigV4 signing keys, keyed by
+/// (access key, secret, `yyyymmdd`, region, service).
+///
+/// Deriving a key costs four HMACs per request; one key serves a client for a whole day.
+/// The cache keeps at most `capacity` entries in two generations: lookups hit either
+/// generation, and when the newer one fills up the older one is dropped.
+public final class SigningKeyCache: Sendable {
+    private struct Key: Hashable {
+        var accessKeyID: String
+        var secret: String
+        var date: String
+        var region: String
+        var service: String
+    }
+
+    private struct State {
+        var current: [Key: SymmetricKey] = [:]
+        var previous: [Key: SymmetricKey] = [:]
+    }
+
+    private let generationSize: Int
+    private let state = Mutex(State())
+
+    /// Creates an empty cache.
+    /// - Parameter capacity: The maximum number of keys kept (at least 2).
+    public init(capacity: Int = 1024) {
+        self.generationSize = max(1, capacity / 2)
+    }
+
+    /// The signing key for the given scope, derived and cached on a miss.
+    func signingKey(accessKeyID: String, secret: String, date: String, region: String, service: String) -> SymmetricKey {
+        let key = Key(accessKeyID: accessKeyID, secret: secret, date: date, region: region, service: service)
+        if let hit = state.withLock({ state -> SymmetricKey? in
+            if let k = state.current[key] { return k }
+            if let k = state.previous[key] {
+                state.current[key] = k
+                return k
+            }
+            return nil
+        }) {
+            return hit
+        }
+        let derived = SigV4Crypto.deriveSigningKey(secret: secret, date: date, region: region, service: service)
+        state.withLock { state in
+            if state.current.count >= generationSize {
+                state.previous = state.current
+                state.current = [:]
+            }
+            state.current[key] = derived
+        }
+        return derived
+    }
+
+    /// The number of keys currently cached (for tests and metrics).
+    public var count: Int {
+        state.withLock { s in
+            s.current.count + s.previous.keys.reduce(0) { $0 + (s.current[$1] == nil ? 1 : 0) }
+        }
+    }
+}
+
+/// The HMAC and hashing primitives of SigV4.
+enum SigV4Crypto {
+    static let algorithm = "AWS4-HMAC-SHA256"
+
+    /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+    static func deriveSigningKey(secret: String, date: String, region: String, service: String) -> SymmetricKey {
+        let kSecret = SymmetricKey(data: Array(("AWS4" + secret).utf8))
+        let kDate = hmac(kSecret, date)
+        let kRegion = hmac(SymmetricKey(data: kDate), region)
+        let kService = hmac(SymmetricKey(data: kRegion), service)
+        return SymmetricKey(data: hmac(SymmetricKey(data: kService), "aws4_request"))
+    }
+
+    static func hmac(_ key: SymmetricKey, _ message: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: key))
+    }
+
+    /// Lowercase hex HMAC-SHA256 of `message` with `key`: a SigV4 signature.
+    static func signatureHex(_ key: SymmetricKey, _ message: String) -> String {
+        SigV4Encoding.hex(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: key))
+    }
+
+    /// `yyyymmdd/region/service/aws4_request`.
+    static func scope(date: String, region: String, service: String) -> String {
+        "\(date)/\(region)/\(service)/aws4_request"
+    }
+
+    /// The string to sign of a request.
+    static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
+        algorithm + "\n" + amzDate + "\n" + scope + "\n" + SigV4Encoding.sha256Hex(Array(canonicalRequest.utf8))
+    }
+
+    /// The string to sign of an aws-chunked data chunk.
+    static func chunkStringToSign(amzDate: String, scope: String, previousSignature: String, chunkHashHex: String) -> String {
+        "AWS4-HMAC-SHA256-PAYLOAD\n" + amzDate + "\n" + scope + "\n" + previousSignature + "\n"
+            + SigV4Encoding.emptySHA256Hex + "\n" + chunkHashHex
+    }
+
+    /// The string to sign of an aws-chunked trailer section.
+    static func trailerStringToSign(amzDate: String, scope: String, previousSignature: String, trailerHashHex: String) -> String {
+        "AWS4-HMAC-SHA256-TRAILER\n" + amzDate + "\n" + scope + "\n" + previousSignature + "\n" + trailerHashHex
+    }
+}

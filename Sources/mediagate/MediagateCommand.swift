@@ -1,0 +1,27 @@
+import ArgumentParser
+
+/// `mediagate`: an S3-compatible storage gateway for media.
+@main
+struct MediagateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mediagate",
+        abstract: "An S3-compatible storage gateway for media.",
+        subcommands: [ServeCommand.self, PresignCommand.self],
+        defaultSubcommand: nil
+    )
+}
+
+/// Options shared by every command that opens the gateway's data.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "YAML or JSON configuration file.")
+    var config: String?
+
+    @Option(name: .customLong("data-dir"), help: "Objects (disk storage) and the SQLite database. Default: ./data")
+    var dataDir: String?
+
+    @Option(name: .customLong("metadata"), help: "sqlite:PATH (default sqlite:<data-dir>/mediagate.db).")
+    var metadata: String?
+
+    @Option(name: .customLong("region"), help: "Region used in the SigV4 scope. Default: us-east-1")
+    var region: String?
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import DiskStorage
+import Foundation
+import GatewayCore
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import S3Facade
+import SQLiteMetadata
+import Storage
+
+/// `mediagate serve`: runs the gateway.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the gateway.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .customLong("listen"), help: "HOST:PORT to serve S3 and the control API on. Default: 127.0.0.1:9000")
+    var listen: String?
+
+    @Option(name: .customLong("storage"), help: "disk or s3. Default: disk")
+    var storage: String?
+
+    @Option(name: .customLong("domain"), help: "Enables virtual-host-style addressing (BUCKET.NAME).")
+    var domain: String?
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate: serve HTTPS.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("upstream-endpoint")) var upstreamEndpoint: String?
+    @Option(name: .customLong("upstream-region")) var upstreamRegion: String?
+    @Option(name: .customLong("upstream-access-key")) var upstreamAccessKey: String?
+    @Option(name: .customLong("upstream-secret-key")) var upstreamSecretKey: String?
+
+    func flags() -> [String: String] {
+        let pairs: [(String, String?)] = [
+            ("listen", listen), ("data-dir", common.dataDir), ("metadata", common.metadata), ("storage", storage),
+            ("region", common.region), ("domain", domain), ("tls-cert", tlsCert), ("tls-key", tlsKey),
+            ("upstream-endpoint", upstreamEndpoint), ("upstream-region", upstreamRegion),
+            ("upstream-access-key", upstreamAccessKey), ("upstream-secret-key", upstreamSecretKey),
+        ]
+        return pairs.reduce(into: [:]) { result, pair in
+            if let value = pair.1 { result[pair.0] = value }
+        }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings = try Settings.resolve(configPath: common.config, environment: environment, flags: flags())
+        var logger = Logger(label: "mediagate")
+        logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+
+        try FileManager.default.createDirectory(atPath: settings.dataDir, withIntermediateDirectories: true)
+        let secrets = try Secrets.load(dataDir: settings.dataDir, environment: environment)
+        if secrets.generated {
+            // Printed once, on the start that created them; never logged.
+            print("mediagate: generated credentials, stored in \(settings.dataDir)/secrets (mode 0600)")
+            print("  root access key: \(secrets.rootAccessKey)")
+            print("  root secret key: \(secrets.rootSecretKey)")
+            print("  admin token:     \(secrets.adminToken)")
+        }
+
+        let store = try await StorageFactory.makeStore(settings: settings, logger: logger)
+        var gatewayConfiguration = GatewayConfiguration()
+        gatewayConfiguration.region = settings.region
+        gatewayConfiguration.domain = settings.domain
+        try gatewayConfiguration.validate()
+
+        let credentials = StaticCredentialProvider([
+            secrets.rootAccessKey: StoredCredential(
+                secretAccessKey: secrets.rootSecretKey, principal: .root(accessKeyID: secrets.rootAccessKey))
+        ])
+        let gateway = S3Gateway(configuration: gatewayConfiguration, store: store, credentials: credentials, logger: logger)
+        let (host, port) = try settings.listenAddress()
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(300)))
+        let server: HTTPServerBuilder
+        if let cert = settings.tlsCert, let key = settings.tlsKey {
+            let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
+            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(privateKey))
+            server = try .tls(http1, tlsConfiguration: tls)
+        } else {
+            server = http1
+        }
+        let scheme = settings.tlsCert == nil ? "http" : "https"
+        let startupLogger = logger
+        let app = Application(
+            responder: gateway,
+            server: server,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                let actual = channel.localAddress?.port ?? port
+                startupLogger.info("mediagate listening", metadata: ["url": "\(scheme)://\(host):\(actual)", "data_dir": "\(settings.dataDir)", "storage": "\(settings.storage)"])
+            },
+            logger: logger
+        )
+        try await app.runService()
+    }
+}

@@ -1,0 +1,136 @@
+import Integrity
+import DiskStorage
+import Foundation
+import SQLiteMetadata
+import Testing
+
+@testable import Storage
+
+/// What only the disk store (with SQLite) has: files, restarts, recovery, durability settings.
+@Suite("DiskObjectStore")
+struct DiskStoreTests {
+    @Test
+    func restartKeepsObjectsAndUploads() async throws {
+        let harness = try await StoreHarness.make(.disk)
+        defer { harness.cleanUp() }
+        let store = harness.store
+        let info = try await put(store, "keep/me", pattern(70_000))
+        try await put(store, "", [])
+        let id = try await store.createMultipartUpload(bucket: "b", key: "m", attributes: .init(), checksumAlgorithm: nil)
+        let part = try await store.uploadPart(bucket: "b", key: "m", uploadID: id, partNumber: 1, body: TestBody.of(pattern(10)))
+
+        let reopened = try await harness.reopen()
+        #expect(reopened.recovery == RecoveryReport())
+        #expect(try await reopened.headObject(bucket: "b", key: "keep/me") == info)
+        #expect(try await contents(reopened, "keep/me") == pattern(70_000))
+        #expect(try await contents(reopened, "") == [])
+        let parts = try await reopened.listParts(bucket: "b", key: "m", uploadID: id, partNumberMarker: 0, maxParts: 10)
+        #expect(parts.parts == [part])
+        let done = try await reopened.completeMultipartUpload(
+            bucket: "b", key: "m", uploadID: id, parts: [.init(number: 1, etag: part.etag)], precondition: .none
+        )
+        #expect(try await contents(reopened, "m") == pattern(10))
+        #expect(done.etag.hasSuffix("-1"))
+    }
+
+    @Test
+    func reopenRemovesTempFilesAndOrphanBlobs() async throws {
+        let harness = try await StoreHarness.make(.disk)
+        defer { harness.cleanUp() }
+        try await put(harness.store, "k", pattern(1000))
+        let id = try await harness.store.createMultipartUpload(bucket: "b", key: "m", attributes: .init(), checksumAlgorithm: nil)
+        _ = try await harness.store.uploadPart(bucket: "b", key: "m", uploadID: id, partNumber: 1, body: TestBody.of([1, 2]))
+        let objects = try #require(harness.objectsDirectory)
+        let files = FileManager.default
+        #expect(files.createFile(atPath: objects.appendingPathComponent("tmp/0123").path, contents: Data([1])))
+        try files.createDirectory(at: objects.appendingPathComponent("tmp/half"), withIntermediateDirectories: true)
+        let orphan = BlobID.random()
+        let orphanPath = objects.appendingPathComponent("blobs/\(orphan.fanOut)/\(orphan.rawValue)").path
+        for fan in [orphan.fanOut, "00"] {
+            try files.createDirectory(at: objects.appendingPathComponent("blobs/\(fan)"), withIntermediateDirectories: true)
+        }
+        #expect(files.createFile(atPath: orphanPath, contents: Data([7, 7])))
+        let stranger = objects.appendingPathComponent("blobs/00/not-a-blob").path
+        #expect(files.createFile(atPath: stranger, contents: Data()))
+        #expect(harness.fileCounts() == (1, 4))
+
+        let reopened = try await harness.reopen()
+        #expect(reopened.recovery == RecoveryReport(removedTemporaryFiles: 2, removedOrphanBlobs: 1, unknownEntries: 1))
+        #expect(!files.fileExists(atPath: orphanPath))
+        #expect(files.fileExists(atPath: stranger))
+        #expect(try files.contentsOfDirectory(atPath: objects.appendingPathComponent("tmp").path).isEmpty)
+        #expect(try await contents(reopened, "k") == pattern(1000))
+        let parts = try await reopened.listParts(bucket: "b", key: "m", uploadID: id, partNumberMarker: 0, maxParts: 10)
+        #expect(parts.parts.count == 1)
+    }
+
+    @Test
+    func keysNeverBecomePaths() async throws {
+        let harness = try await StoreHarness.make(.disk)
+        defer { harness.cleanUp() }
+        let directory = try #require(harness.directory)
+        for key in ["../../escape", "../../../escape", "/etc/passwd", "a/../../b", "..", "tmp/x", "blobs/00/y", "\u{0}nul"] {
+            try await put(harness.store, key, Array(key.utf8))
+            #expect(try await contents(harness.store, key) == Array(key.utf8))
+        }
+        let files = FileManager.default
+        #expect(try files.contentsOfDirectory(atPath: directory.path).filter { !$0.hasPrefix("meta.db") } == ["objects"])
+        let objects = directory.appendingPathComponent("objects")
+        #expect(try files.contentsOfDirectory(atPath: objects.path).sorted() == ["blobs", "tmp"])
+        let blobs = objects.appendingPathComponent("blobs")
+        for fan in try files.contentsOfDirectory(atPath: blobs.path) {
+            for name in try files.contentsOfDirectory(atPath: blobs.appendingPathComponent(fan).path) {
+                #expect(BlobID(name)?.fanOut == fan)
+            }
+        }
+        #expect(harness.fileCounts() == (0, 8))
+    }
+
+    @Test
+    func replacedBlobsWaitForTheirReaders() async throws {
+        let harness = try await StoreHarness.make(.disk)
+        defer { harness.cleanUp() }
+        let store = try #require(harness.store as? DiskObjectStore)
+        let id = try await store.createMultipartUpload(bucket: "b", key: "k", attributes: .init(), checksumAlgorithm: nil)
+        let first = try await store.uploadPart(bucket: "b", key: "k", uploadID: id, partNumber: 1, body: TestBody.of(pattern(100, seed: 1)))
+        let second = try await store.uploadPart(bucket: "b", key: "k", uploadID: id, partNumber: 2, body: TestBody.of(pattern(50, seed: 2)))
+        _ = try await store.completeMultipartUpload(
+            bucket: "b", key: "k", uploadID: id, parts: [.init(number: 1, etag: first.etag), .init(number: 2, etag: second.etag)],
+            precondition: .none
+        )
+        var reader: (any ObjectReader)? = try await store.openObject(bucket: "b", key: "k")
+        #expect(store.leasedBlobCount == 2)
+        try await put(store, "k", [1])
+        #expect(harness.fileCounts().blobs == 3)  // the reader still holds both parts
+        #expect(try await collect(try #require(reader).read(range: 90..<110)) == Array((pattern(100, seed: 1) + pattern(50, seed: 2))[90..<110]))
+        reader = nil
+        #expect(store.leasedBlobCount == 0)
+        for _ in 0..<100 where harness.fileCounts().blobs != 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(harness.fileCounts().blobs == 1)
+    }
+
+    @Test
+    func sqliteIsDurableAndWAL() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try SQLiteDatabase(path: directory.appendingPathComponent("m.db").path)
+        #expect(try database.durabilitySettings() == DurabilitySettings(journalMode: "wal", synchronous: 2))
+        _ = try SQLiteObjectIndex(database: database)
+        _ = try SQLiteObjectIndex(database: database)  // migrations are idempotent
+    }
+
+    @Test
+    func identifiersAndDigests() {
+        #expect(md5Hex([UInt8]()) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(md5Hex(Array("abc".utf8)) == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(md5Hex(Array(repeating: UInt8(ascii: "a"), count: 1_000)) == "cabe45dcc9ae5b66ba86600cca6b8ba8")
+        #expect(BlobID("../../../../etc/passwd0000000000") == nil)
+        #expect(BlobID("ABCDEF0123456789abcdef0123456789") == nil)
+        #expect(BlobID.random().rawValue.count == 32)
+        let early = UploadID.make(initiated: Date(timeIntervalSince1970: 1_000))
+        let late = UploadID.make(initiated: Date(timeIntervalSince1970: 2_000))
+        #expect(early < late)
+        #expect(early.count == 32)
+    }
+}

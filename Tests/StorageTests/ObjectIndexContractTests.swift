@@ -1,0 +1,97 @@
+import Foundation
+import SQLiteMetadata
+import Testing
+
+@testable import Storage
+
+/// The ``ObjectIndex`` contract below the stores: which blobs each transaction frees. PostgreSQL
+/// joins ``IndexKind`` when it exists.
+@Suite("ObjectIndex contract")
+struct ObjectIndexContractTests {
+    enum IndexKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case sqlite
+        var testDescription: String { rawValue }
+    }
+
+    /// A fresh index with bucket "b", and a clean-up to `defer`.
+    static func make(_ kind: IndexKind) async throws -> (index: any ObjectIndex, cleanUp: @Sendable () -> Void) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-index-\(UUID().uuidString)")
+        // The directory does not exist yet: opening creates it.
+        let index = try SQLiteObjectIndex(path: directory.appendingPathComponent("meta/i.db").path)
+        try await index.createBucket("b", creationDate: StorageClock.now())
+        return (index, { try? FileManager.default.removeItem(at: directory) })
+    }
+
+    static func record(_ key: String, parts sizes: [Int64], etag: String = "e") -> ObjectRecord {
+        let parts = sizes.enumerated().map { ObjectPart(number: $0.offset + 1, size: $0.element, etag: "\($0.offset)") }
+        return ObjectRecord(
+            info: ObjectInfo(
+                bucket: "b", key: key, size: sizes.reduce(0, +), etag: etag, lastModified: StorageClock.now(),
+                attributes: ObjectAttributes(contentType: "text/plain", userMetadata: ["a": "1"]),
+                checksum: StoredChecksum(algorithm: "SHA256", value: "x"), parts: parts, isMultipart: sizes.count > 1,
+                origin: .derived(sourceETag: "src")
+            ),
+            blobs: sizes.map { _ in BlobID.random() }
+        )
+    }
+
+    @Test(arguments: IndexKind.allCases)
+    func commitsReturnWhatTheyFree(kind: IndexKind) async throws {
+        let (index, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
+        let v1 = Self.record("k", parts: [10, 20, 0])
+        #expect(try await index.commitObject(v1, precondition: .ifAbsent) == [])
+        #expect(try await index.object(bucket: "b", key: "k") == v1)
+        let v2 = Self.record("k", parts: [5], etag: "f")
+        await #expect(throws: StorageError(.preconditionFailed, "k")) {
+            _ = try await index.commitObject(v2, precondition: .ifMatch(etag: "zzz"))
+        }
+        #expect(try await index.commitObject(v2, precondition: .ifMatch(etag: "e")) == v1.blobs)
+        #expect(try await index.referencedBlobs(among: v1.blobs + v2.blobs) == Set(v2.blobs))
+        #expect(try await index.deleteObject(bucket: "b", key: "k") == v2)
+        #expect(try await index.referencedBlobs(among: v2.blobs) == [])
+        await #expect(throws: StorageError(.noSuchBucket, "nope")) {
+            _ = try await index.commitObject(ObjectRecord(info: ObjectInfo(
+                bucket: "nope", key: "k", size: 0, etag: "", lastModified: Date(), attributes: .init(), checksum: nil,
+                parts: [], isMultipart: false, origin: .client
+            ), blobs: []), precondition: .none)
+        }
+    }
+
+    @Test(arguments: IndexKind.allCases)
+    func uploadsReturnWhatTheyFree(kind: IndexKind) async throws {
+        let (index, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
+        let old = Self.record("m", parts: [1])
+        _ = try await index.commitObject(old, precondition: .none)
+        let upload = UploadInfo(key: "m", uploadID: UploadID.make(initiated: StorageClock.now()), initiated: StorageClock.now(), attributes: .init(contentType: "video/mp4"), checksumAlgorithm: nil)
+        try await index.createUpload(bucket: "b", upload: upload)
+        #expect(try await index.upload(bucket: "b", key: "m", uploadID: upload.uploadID) == upload)
+        #expect(try await index.upload(bucket: "b", key: "other", uploadID: upload.uploadID) == nil)
+        let blobs = (0..<4).map { _ in BlobID.random() }
+        func part(_ number: Int, _ blob: BlobID, size: Int64 = 100) -> PartRecord {
+            PartRecord(part: ObjectPart(number: number, size: size, etag: "0\(number)"), blob: blob)
+        }
+        #expect(try await index.putPart(bucket: "b", key: "m", uploadID: upload.uploadID, part: part(1, blobs[0])) == nil)
+        #expect(try await index.putPart(bucket: "b", key: "m", uploadID: upload.uploadID, part: part(1, blobs[1])) == blobs[0])
+        _ = try await index.putPart(bucket: "b", key: "m", uploadID: upload.uploadID, part: part(2, blobs[2]))
+        _ = try await index.putPart(bucket: "b", key: "m", uploadID: upload.uploadID, part: part(3, blobs[3], size: 1))
+        #expect(try await index.referencedBlobs(among: blobs) == Set(blobs[1...]))
+        let options = CompletionOptions(minimumPartSize: 50, lastModified: StorageClock.now(), precondition: .none)
+        let outcome = try await index.completeUpload(
+            bucket: "b", key: "m", uploadID: upload.uploadID,
+            parts: [.init(number: 1, etag: "01"), .init(number: 3, etag: "03")], options: options
+        )
+        #expect(outcome.record.blobs == [blobs[1], blobs[3]])
+        #expect(Set(outcome.freedBlobs) == Set(old.blobs + [blobs[2]]))
+        #expect(outcome.record.info.attributes.contentType == "video/mp4")
+        #expect(try await index.object(bucket: "b", key: "m") == outcome.record)
+        await #expect(throws: StorageError(.noSuchUpload, upload.uploadID)) {
+            _ = try await index.abortUpload(bucket: "b", key: "m", uploadID: upload.uploadID)
+        }
+        await #expect(throws: StorageError(.noSuchUpload, upload.uploadID)) {
+            _ = try await index.putPart(bucket: "b", key: "m", uploadID: upload.uploadID, part: part(4, BlobID.random()))
+        }
+        await #expect(throws: StorageError(.bucketNotEmpty, "b")) { try await index.deleteBucket("b") }
+    }
+}
