@@ -86,9 +86,7 @@ public final class DiskObjectStore: ObjectStore {
             guard try await index.bucket(bucket) != nil else { throw StorageError(.noSuchBucket, bucket) }
         } else {
             let current = try await index.object(bucket: bucket, key: key)
-            guard precondition.isSatisfied(currentETag: current?.info.etag) else {
-                throw StorageError(.preconditionFailed, key)
-            }
+            try precondition.check(currentETag: current?.info.etag, key: key)
         }
         let blob = try await files.write(body)
         let part = ObjectPart(number: 1, size: blob.size, etag: blob.digest.md5Hex, checksum: blob.digest.checksum)

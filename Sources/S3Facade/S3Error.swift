@@ -20,6 +20,7 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidDigest = "InvalidDigest"
         case invalidPart = "InvalidPart"
         case invalidPartOrder = "InvalidPartOrder"
+        case invalidPartNumber = "InvalidPartNumber"
         case invalidRange = "InvalidRange"
         case invalidRequest = "InvalidRequest"
         case invalidURI = "InvalidURI"
@@ -49,7 +50,7 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
             case .methodNotAllowed: .methodNotAllowed
             case .preconditionFailed: .preconditionFailed
             case .notModified: .notModified
-            case .invalidRange: .rangeNotSatisfiable
+            case .invalidRange, .invalidPartNumber: .rangeNotSatisfiable
             case .missingContentLength: .lengthRequired
             case .notImplemented: .notImplemented
             case .internalError: .internalServerError

@@ -53,12 +53,12 @@ extension S3Gateway {
                 throw S3Error(.invalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
             }
             if info.isMultipart {
-                guard number <= info.parts.count else { throw S3Error(.invalidRange, "The requested partnumber is not satisfiable") }
+                guard number <= info.parts.count else { throw S3Error(.invalidPartNumber, "The requested partnumber is not satisfiable") }
                 let start = info.parts[..<(number - 1)].reduce(Int64(0)) { $0 + $1.size }
                 range = start..<(start + info.parts[number - 1].size)
                 out[.amzMpPartsCount] = String(info.parts.count)
             } else {
-                guard number == 1 else { throw S3Error(.invalidRange, "The requested partnumber is not satisfiable") }
+                guard number == 1 else { throw S3Error(.invalidPartNumber, "The requested partnumber is not satisfiable") }
             }
             if checksumMode { out[.amzChecksumType] = nil }
         } else if let rangeHeader {
@@ -68,10 +68,9 @@ extension S3Gateway {
         var length = info.size
         if let range {
             length = range.upperBound - range.lowerBound
-            if range != 0..<info.size || call.line.parameter("partNumber") != nil {
-                status = .partialContent
-                out[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)"
-            }
+            // A Range header or a multipart partNumber answers 206, even for the whole object.
+            status = .partialContent
+            out[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)"
             // A checksum covers the whole object, never a range.
             if rangeHeader != nil {
                 for algorithm in ChecksumAlgorithm.allCases { out[.amzChecksum(algorithm.rawValue.lowercased())] = nil }

@@ -64,6 +64,9 @@ struct UploadExpectations: Sendable {
             }
             algorithm = candidate
             value = field.value
+            guard let digest = Base64.decode(field.value), digest.count == candidate.digestByteCount else {
+                throw S3Error(.invalidRequest, "Value for \(candidate.headerName) header is invalid.")
+            }
         }
         var inTrailer = false
         if let trailer = headers[.amzTrailer] {

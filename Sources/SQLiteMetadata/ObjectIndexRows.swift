@@ -96,9 +96,7 @@ enum ObjectIndexRows {
             db.cachedStatement(sql: "SELECT etag FROM objects WHERE bucket = ? AND key = ?"),
             arguments: [record.info.bucket, Data(record.info.key.utf8)]
         )
-        guard precondition.isSatisfied(currentETag: current) else {
-            throw StorageError(.preconditionFailed, record.info.key)
-        }
+        try precondition.check(currentETag: current, key: record.info.key)
         let replaced = current == nil ? [] : try deleteObject(db, bucket: record.info.bucket, key: record.info.key)
         try insert(db, record)
         return replaced

@@ -238,9 +238,7 @@ struct MemoryState {
     mutating func commit(_ object: MemoryObject, precondition: WritePrecondition) throws(StorageError) {
         try modifyBucket(object.info.bucket) { entry throws(StorageError) in
             let current = entry.objects[Array(object.info.key.utf8)]
-            guard precondition.isSatisfied(currentETag: current?.info.etag) else {
-                throw StorageError(.preconditionFailed, object.info.key)
-            }
+            try precondition.check(currentETag: current?.info.etag, key: object.info.key)
             entry.put(object)
         }
     }

@@ -72,13 +72,19 @@ public enum MultipartCompletion {
 }
 
 extension WritePrecondition {
-    /// Whether the condition holds when the current version has ETag `currentETag` (nil when
-    /// there is no current version). `ifMatch` compares unquoted ETags exactly.
-    public func isSatisfied(currentETag: String?) -> Bool {
+    /// Checks the condition against the current version's ETag (nil when there is none).
+    /// `ifMatch` compares unquoted ETags exactly.
+    /// - Throws: ``StorageError/Code/noSuchKey`` for `ifMatch` when there is no current version
+    ///   (as S3 answers), else ``StorageError/Code/preconditionFailed`` when it does not hold.
+    public func check(currentETag: String?, key: String) throws(StorageError) {
         switch self {
-        case .none: true
-        case .ifAbsent: currentETag == nil
-        case .ifMatch(let etag): currentETag == etag
+        case .none:
+            return
+        case .ifAbsent:
+            guard currentETag == nil else { throw StorageError(.preconditionFailed, key) }
+        case .ifMatch(let etag):
+            guard let currentETag else { throw StorageError(.noSuchKey, key) }
+            guard currentETag == etag else { throw StorageError(.preconditionFailed, key) }
         }
     }
 }

@@ -30,7 +30,8 @@ public protocol ObjectStore: Sendable {
 
     /// Stores an object from a streamed body, replacing any previous version atomically.
     /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/preconditionFailed``
-    ///   (checked atomically with the commit), or whatever the body throws.
+    ///   (checked atomically with the commit), ``StorageError/Code/noSuchKey`` for `ifMatch` on
+    ///   a missing key, or whatever the body throws.
     func putObject(
         bucket: String, key: String, attributes: ObjectAttributes, precondition: WritePrecondition,
         origin: ObjectOrigin, body: UploadBody

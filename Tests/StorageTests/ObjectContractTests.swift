@@ -153,7 +153,7 @@ extension ObjectStoreContract {
             let first = try await put(store, "k", [1], precondition: .ifAbsent)
             #expect(await storageErrorCode { try await put(store, "k", [2], precondition: .ifAbsent) } == .preconditionFailed)
             #expect(await storageErrorCode { try await put(store, "k", [3], precondition: .ifMatch(etag: "0000")) } == .preconditionFailed)
-            #expect(await storageErrorCode { try await put(store, "new", [3], precondition: .ifMatch(etag: first.etag)) } == .preconditionFailed)
+            #expect(await storageErrorCode { try await put(store, "new", [3], precondition: .ifMatch(etag: first.etag)) } == .noSuchKey)
             #expect(try await contents(store, "k") == [1])
             try await put(store, "k", [4], precondition: .ifMatch(etag: first.etag))
             #expect(try await contents(store, "k") == [4])
