@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The one command that sets up and runs every test suite of mediagate:
+#   1. scripts/setup.sh                       (system packages, Python test tools)
+#   2. swift build --build-tests; swift test --skip-build   (unit and in-process tests)
+#   3. swift build --product mediagate       (the debug binary the conformance suite drives)
+#   4. python3 -m pytest conformance         (black-box S3 conformance with boto3, aws cli, s3cmd,
+#                                              rclone, curl and raw SigV4 requests)
+# Exits non-zero when any step fails. Budget: under 60 minutes on 2 cores.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+START=$(date +%s)
+declare -a RESULTS=()
+FAILED=0
+
+step() {  # step NAME TIMEOUT_SECONDS CMD...
+  local name="$1" limit="$2"; shift 2
+  local t0=$(date +%s)
+  echo "=== $name: $*"
+  timeout --kill-after=30 "$limit" "$@"
+  local rc=$?
+  local dt=$(( $(date +%s) - t0 ))
+  if [ $rc -eq 0 ]; then
+    RESULTS+=("ok      $name (${dt}s)")
+  else
+    [ $rc -eq 124 ] && echo "=== $name: timed out after ${limit}s"
+    RESULTS+=("FAILED  $name (exit $rc, ${dt}s)")
+    FAILED=1
+  fi
+  return $rc
+}
+
+summary() {
+  echo
+  echo "=== summary ($(( $(date +%s) - START ))s)"
+  printf '  %s\n' "${RESULTS[@]}"
+}
+
+if ! step setup 1200 "$ROOT/scripts/setup.sh"; then
+  summary; exit 1
+fi
+
+BUILD_OK=1
+if step "swift build --build-tests" 2400 swift build --build-tests; then
+  step "swift test" 900 swift test --skip-build || true
+else
+  BUILD_OK=0
+fi
+
+if [ $BUILD_OK -eq 1 ] && step "swift build --product mediagate" 900 swift build --product mediagate; then
+  BIN="$(swift build --show-bin-path 2>/dev/null | tail -n 1)/mediagate"
+  [ -x "$BIN" ] || BIN="$ROOT/.build/debug/mediagate"
+  export MEDIAGATE_BIN="${MEDIAGATE_BIN:-$BIN}"
+  if [ -x "$MEDIAGATE_BIN" ]; then
+    # pytest exits 5 when it collected no test: that is a failure too.
+    step "conformance (pytest)" 2400 "$PY" -m pytest conformance -q -ra -p no:cacheprovider --durations=10 || true
+  else
+    echo "=== no mediagate binary at $MEDIAGATE_BIN"
+    RESULTS+=("FAILED  conformance (no binary at $MEDIAGATE_BIN)")
+    FAILED=1
+  fi
+else
+  RESULTS+=("skipped conformance (no binary)")
+  FAILED=1
+fi
+
+summary
+exit $FAILED
