@@ -53,7 +53,7 @@ enum ObjectHeaders {
         for (key, value) in info.attributes.userMetadata.sorted(by: { $0.key < $1.key }) {
             if let name = HTTPField.Name("x-amz-meta-" + key) { headers[name] = value }
         }
-        if checksumMode, let checksum = info.checksum, let name = HTTPField.Name("x-amz-checksum-" + checksum.algorithm.lowercased()) {
+        if checksumMode, let checksum = info.effectiveChecksum, let name = HTTPField.Name("x-amz-checksum-" + checksum.algorithm.lowercased()) {
             headers[name] = checksum.value
             if info.isMultipart { headers[.amzChecksumType] = "COMPOSITE" } else { headers[.amzChecksumType] = "FULL_OBJECT" }
         }

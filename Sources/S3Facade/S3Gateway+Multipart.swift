@@ -96,7 +96,7 @@ extension S3Gateway {
         xml.element("Bucket", bucket)
         xml.element("Key", key)
         xml.element("ETag", "\"\(info.etag)\"")
-        if let checksum = info.checksum { xml.element("Checksum" + checksum.algorithm, checksum.value) }
+        if let checksum = info.effectiveChecksum { xml.element("Checksum" + checksum.algorithm, checksum.value) }
         xml.close("CompleteMultipartUploadResult")
         return Self.xml(xml)
     }

@@ -234,6 +234,32 @@ struct GatewayAppTests {
         }
     }
 
+    @Test func multipartChecksumIsTheCompositeOfPartChecksums() async throws {
+        let harness = GatewayHarness()
+        try await harness.makeApplication().test(.router) { client in
+            let s3 = SignedClient(client: client)
+            _ = try await s3.send(.put, "/photos")
+            let create = try await s3.send(.post, "/photos/mp?uploads", headers: [("x-amz-checksum-algorithm", "SHA256")])
+            let uploadID = try #require(create.xmlValue("UploadId"))
+            let bodies = [Array("first part".utf8), Array("second".utf8)]
+            var digests: [UInt8] = []
+            var xml = "<CompleteMultipartUpload>"
+            for (index, body) in bodies.enumerated() {
+                let digest = Array(Data(base64Encoded: ChecksumHasher.checksum(.sha256, of: body))!)
+                digests += digest
+                let put = try await s3.send(.put, "/photos/mp?partNumber=\(index + 1)&uploadId=\(uploadID)",
+                    headers: [("x-amz-checksum-sha256", Data(digest).base64EncodedString())], body: body)
+                #expect(put.status == .ok)
+                xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(put.headers[.eTag]!)</ETag></Part>"
+            }
+            xml += "</CompleteMultipartUpload>"
+            #expect(try await s3.send(.post, "/photos/mp?uploadId=\(uploadID)", body: Array(xml.utf8)).status == .ok)
+            let expected = ChecksumHasher.checksum(.sha256, of: digests) + "-2"
+            let echoed = try await s3.send(.head, "/photos/mp", headers: [("x-amz-checksum-mode", "ENABLED")])
+            #expect(echoed.headers[.init("x-amz-checksum-sha256")!] == expected)
+        }
+    }
+
     @Test func hostileXMLIsMalformedXML() async throws {
         let harness = GatewayHarness()
         try await harness.makeApplication().test(.router) { client in
