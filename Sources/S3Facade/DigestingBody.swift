@@ -30,7 +30,7 @@ final class DigestingBody: @unchecked Sendable {
 
     private func finish() -> UploadDigest {
         let digests = digester.finalize()
-        let md5 = (digests.md5 ?? []).map { String(format: "%02x", $0) }.joined()
+        let md5 = digests.md5Hex ?? ""
         let checksum = digests.checksum.map { StoredChecksum(algorithm: $0.algorithm.rawValue, value: $0.base64) }
         return UploadDigest(md5Hex: md5, checksum: checksum)
     }

@@ -214,6 +214,6 @@ final class UploadVerifier: @unchecked Sendable {
             }
             stored = StoredChecksum(algorithm: algorithm.rawValue, value: computed)
         }
-        return UploadDigest(md5Hex: md5.map { String(format: "%02x", $0) }.joined(), checksum: stored)
+        return UploadDigest(md5Hex: Hex.encode(md5), checksum: stored)
     }
 }
