@@ -81,15 +81,15 @@ struct BlobFiles: Sendable {
             }
             let digest = try await body.finish()
             try await handle.synchronize()
-            closed = true
             try await handle.close()
+            closed = true
             try await moveIntoPlace(temporary, final)
             renamed = true
             try await syncDirectory(final.removingLastComponent())
             return WrittenBlob(id: id, size: offset, digest: digest)
         } catch {
             _ = try? await inFlight?.value
-            if !closed { try? await handle.close() }
+            if !closed { await closeReliably(handle) }
             _ = try? await fileSystem.removeItem(at: renamed ? final : temporary, recursively: false)
             throw error
         }
@@ -126,5 +126,15 @@ struct BlobFiles: Sendable {
             for try await batch in handle.listContents().batched() { entries += batch }
             return entries
         }
+    }
+}
+
+/// Closes a file handle even when the task is cancelled: NIO's `close()` can throw without
+/// closing, and a handle freed while open stops the process. Falls back to a plain close(2).
+func closeReliably(_ handle: some FileHandleProtocol) async {
+    do {
+        try await handle.close()
+    } catch {
+        if let descriptor = try? handle.detachUnsafeFileDescriptor() { try? descriptor.close() }
     }
 }

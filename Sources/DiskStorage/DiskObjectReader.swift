@@ -77,7 +77,7 @@ final class BlobCursor {
         while index < segments.count {
             let segment = segments[index]
             guard position < segment.range.upperBound else {
-                try await closeHandle()
+                await closeHandle()
                 index += 1
                 if index < segments.count { position = segments[index].range.lowerBound }
                 continue
@@ -103,14 +103,14 @@ final class BlobCursor {
                 throw StorageError(.internalError, "reading blob \(segment.blob): \(error)")
             }
         }
-        try await closeHandle()
+        await closeHandle()
         return nil
     }
 
-    private func closeHandle() async throws {
+    private func closeHandle() async {
         guard let handle else { return }
         self.handle = nil
-        try await handle.close()
+        await closeReliably(handle)
     }
 
     deinit {

@@ -50,7 +50,8 @@ extension S3Gateway {
         case .completeMultipartUpload(let bucket, let key, let uploadID):
             return try await completeMultipartUpload(call, try authorize(call, .writeObject, bucket: bucket, key: key), uploadID: uploadID)
         case .abortMultipartUpload(let bucket, let key, let uploadID):
-            return try await abortMultipartUpload(call, try authorize(call, .writeObject, bucket: bucket, key: key), uploadID: uploadID)
+            // Erasing is always allowed where deleting is (SPEC §4): abort is a delete.
+            return try await abortMultipartUpload(call, try authorize(call, .deleteObject, bucket: bucket, key: key), uploadID: uploadID)
         case .listParts(let bucket, let key, let uploadID):
             return try await listParts(call, try authorize(call, .readObject, bucket: bucket, key: key), uploadID: uploadID)
         }

@@ -35,7 +35,8 @@ extension S3Gateway {
 
     func uploadPart(_ call: Call, _ grant: Grant, uploadID: String, partNumber: Int) async throws -> Response {
         let (bucket, key) = try objectAddress(grant)
-        let expectations = try UploadExpectations.from(headers: call.request.headers, auth: call.auth, maxLength: configuration.maxUploadSize)
+        let expectations = try UploadExpectations.from(
+            headers: call.request.headers, auth: call.auth, maxLength: configuration.maxUploadSize, lengthRequired: true)
         let body = try UploadVerifier(body: call.request.body, expectations: expectations)
         let part = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: body.uploadBody())

@@ -14,7 +14,8 @@ extension S3Gateway {
         let headers = call.request.headers
         let attributes = try ObjectHeaders.attributes(from: headers)
         let precondition = try Self.writePrecondition(headers)
-        let expectations = try UploadExpectations.from(headers: headers, auth: call.auth, maxLength: configuration.maxUploadSize)
+        let expectations = try UploadExpectations.from(
+            headers: headers, auth: call.auth, maxLength: configuration.maxUploadSize, lengthRequired: true)
         let body = try UploadVerifier(body: call.request.body, expectations: expectations)
         let info = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.putObject(
@@ -179,7 +180,8 @@ extension S3Gateway {
 
     func objectAddress(_ grant: Grant) throws -> (String, String) {
         guard let bucket = grant.resource.bucket, let key = grant.resource.key else {
-            throw S3Error(.internalError, "grant without an object")
+            logger.error("grant without an object", metadata: ["operation": "\(grant.action)"])
+            throw S3Error(.internalError, "We encountered an internal error. Please try again.")
         }
         return (bucket, key)
     }

@@ -54,7 +54,8 @@ public struct S3Gateway: HTTPResponder {
 
         var operationName = "Unknown"
         var response: Response
-        if rawPath.hasPrefix("/_mediagate/") || rawPath == "/_mediagate" {
+        let addressesBucket = S3Operation.virtualHostBucket(host: request.head.authority, domain: configuration.domain) != nil
+        if !addressesBucket && (rawPath.hasPrefix("/_mediagate/") || rawPath == "/_mediagate") {
             operationName = "Control"
             response = await control(rawPath: rawPath, request: request)
         } else {

@@ -111,7 +111,8 @@ extension S3Operation {
         return try objectOperation(line, bucket: bucket, key: key)
     }
 
-    private static func virtualHostBucket(host: String?, domain: String?) -> String? {
+    /// The bucket named by a `bucket.domain` Host, or nil (path style).
+    static func virtualHostBucket(host: String?, domain: String?) -> String? {
         guard let domain, !domain.isEmpty, var host = host?.lowercased() else { return nil }
         if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") {
             host = String(host[..<colon])

@@ -27,7 +27,9 @@ struct UploadExpectations: Sendable {
 
     /// Reads the expectations from a request's headers.
     /// - Throws: ``S3Error`` for malformed or contradictory digest headers.
-    static func from(headers: HTTPFields, auth: SigV4Authenticated, maxLength: Int64) throws(S3Error) -> UploadExpectations {
+    static func from(
+        headers: HTTPFields, auth: SigV4Authenticated, maxLength: Int64, lengthRequired: Bool = false
+    ) throws(S3Error) -> UploadExpectations {
         let streaming: Bool
         switch auth.payload {
         case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer: streaming = true
@@ -42,6 +44,10 @@ struct UploadExpectations: Sendable {
         } else if let text = headers[.contentLength] {
             guard let value = Int64(text), value >= 0 else { throw S3Error(.invalidArgument, "Invalid Content-Length.") }
             length = value
+        }
+        if length == nil, lengthRequired {
+            // Without a declared length a short body cannot be told from a complete one.
+            throw S3Error(.missingContentLength, "You must provide the Content-Length HTTP header.")
         }
         if let length, length > maxLength {
             throw S3Error(.entityTooLarge, "Your proposed upload exceeds the maximum allowed size")

@@ -303,3 +303,19 @@ struct GatewayAppTests {
         }
     }
 }
+
+/// Fixes from review: length-less uploads, abort as a delete, control paths under virtual hosts.
+struct GatewayEdgeTests {
+    @Test func uploadWithoutLengthIsMissingContentLength() async throws {
+        let harness = GatewayHarness()
+        try await harness.makeApplication().test(.router) { client in
+            let s3 = SignedClient(client: client)
+            _ = try await s3.send(.put, "/photos")
+            // The router test client sends no Content-Length for a nil body, like a chunked upload.
+            let response = try await s3.send(.put, "/photos/nolength", payload: .unsigned)
+            #expect(response.status == .lengthRequired)
+            #expect(response.xmlValue("Code") == "MissingContentLength")
+            #expect(try await s3.send(.head, "/photos/nolength").status == .notFound)
+        }
+    }
+}
