@@ -63,6 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
             print("  root access key: \(secrets.rootAccessKey)")
             print("  root secret key: \(secrets.rootSecretKey)")
             print("  admin token:     \(secrets.adminToken)")
+            fflush(nil)  // stdout to a pipe is block-buffered: show them now, not at exit
         }
 
         let store = try await StorageFactory.makeStore(settings: settings, logger: logger)
