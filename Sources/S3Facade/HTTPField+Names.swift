@@ -1,4 +1,5 @@
 import HTTPTypes
+import Integrity
 
 /// Header names S3 uses that HTTPTypes does not predefine.
 extension HTTPField.Name {
@@ -22,7 +23,7 @@ extension HTTPField.Name {
     static let amzDecodedContentLength = HTTPField.Name("x-amz-decoded-content-length")!
 
     /// The header of an `x-amz-checksum-*` algorithm, for example `x-amz-checksum-crc32`.
-    static func amzChecksum(_ lowercasedAlgorithm: String) -> HTTPField.Name {
-        HTTPField.Name("x-amz-checksum-" + lowercasedAlgorithm)!
+    static func amzChecksum(_ algorithm: ChecksumAlgorithm) -> HTTPField.Name {
+        HTTPField.Name(algorithm.headerName)!  // a fixed lowercase token per algorithm
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import HTTPTypes
+import Integrity
 import Storage
 
 /// Reading and writing the headers that carry object attributes.
@@ -53,8 +54,8 @@ enum ObjectHeaders {
         for (key, value) in info.attributes.userMetadata.sorted(by: { $0.key < $1.key }) {
             if let name = HTTPField.Name("x-amz-meta-" + key) { headers[name] = value }
         }
-        if checksumMode, let checksum = info.effectiveChecksum, let name = HTTPField.Name("x-amz-checksum-" + checksum.algorithm.lowercased()) {
-            headers[name] = checksum.value
+        if checksumMode, let checksum = info.effectiveChecksum, let algorithm = ChecksumAlgorithm(rawValue: checksum.algorithm) {
+            headers[.amzChecksum(algorithm)] = checksum.value
             if info.isMultipart { headers[.amzChecksumType] = "COMPOSITE" } else { headers[.amzChecksumType] = "FULL_OBJECT" }
         }
         return headers

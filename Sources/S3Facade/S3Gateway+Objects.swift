@@ -74,7 +74,7 @@ extension S3Gateway {
             out[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)"
             // A checksum covers the whole object, never a range.
             if rangeHeader != nil {
-                for algorithm in ChecksumAlgorithm.allCases { out[.amzChecksum(algorithm.rawValue.lowercased())] = nil }
+                for algorithm in ChecksumAlgorithm.allCases { out[.amzChecksum(algorithm)] = nil }
                 out[.amzChecksumType] = nil
             }
         }
@@ -143,7 +143,7 @@ extension S3Gateway {
         let headers = call.request.headers
         var hasDigest = headers[.contentMD5] != nil
         hasDigest = hasDigest || headers[.amzTrailer] != nil
-        for algorithm in ChecksumAlgorithm.allCases where headers[.amzChecksum(algorithm.rawValue.lowercased())] != nil {
+        for algorithm in ChecksumAlgorithm.allCases where headers[.amzChecksum(algorithm)] != nil {
             hasDigest = true
         }
         guard hasDigest else {
@@ -216,8 +216,8 @@ extension S3Gateway {
     }
 
     static func addChecksum(_ checksum: StoredChecksum?, to headers: inout HTTPFields) {
-        guard let checksum, let name = HTTPField.Name("x-amz-checksum-" + checksum.algorithm.lowercased()) else { return }
-        headers[name] = checksum.value
+        guard let checksum, let algorithm = ChecksumAlgorithm(rawValue: checksum.algorithm) else { return }
+        headers[.amzChecksum(algorithm)] = checksum.value
     }
 
     static func checkCopySourceConditions(_ headers: HTTPFields, info: ObjectInfo) throws(S3Error) {
