@@ -5,8 +5,8 @@ import PackageDescription
 ///
 /// Dependency direction (arrow = depends on), see README "Architecture":
 ///   mediagate (CLI, config, wiring) ─► S3Facade ─► Policy ─► GatewayCore
-///                                      S3Facade ─► SigV4, S3XML, Storage, VariantEngine
-///   mediagate ─► DiskStorage, SQLiteMetadata (implementations of Storage's protocols)
+///                                      S3Facade ─► SigV4, S3XML, Storage, PolicyStore, VariantEngine
+///   mediagate ─► DiskStorage, SQLiteMetadata (implementations of Storage's and PolicyStore's protocols)
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
@@ -51,6 +51,9 @@ let package = Package(
         .target(name: "S3XML", swiftSettings: swiftSettings),
         .target(name: "Policy", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
 
+        // Tenants, consents and share links: the records policy reads (protocol + in-memory).
+        .target(name: "PolicyStore", dependencies: ["Policy", "GatewayCore"], swiftSettings: swiftSettings),
+
         // Storage vocabulary (protocols) and implementations.
         .target(
             name: "Storage",
@@ -69,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "SQLiteMetadata",
-            dependencies: ["Storage", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Storage", "PolicyStore", "Policy", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(name: "VariantEngine", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
@@ -78,7 +81,8 @@ let package = Package(
         .target(
             name: "S3Facade",
             dependencies: [
-                "GatewayCore", "SigV4", "S3XML", "Integrity", "Policy", "Storage", "VariantEngine",
+                "GatewayCore", "SigV4", "S3XML", "Integrity", "Policy", "PolicyStore", "Storage", "VariantEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "mediagate",
             dependencies: [
-                "S3Facade", "DiskStorage", "SQLiteMetadata", "SigV4", "GatewayCore", "Storage",
+                "S3Facade", "DiskStorage", "SQLiteMetadata", "SigV4", "GatewayCore", "Storage", "Policy", "PolicyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -109,6 +113,8 @@ let package = Package(
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatewayCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PolicyStoreTests", dependencies: ["PolicyStore", "Policy", "SQLiteMetadata"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrityTests", dependencies: ["Integrity"], swiftSettings: swiftSettings),
         .testTarget(name: "S3XMLTests", dependencies: ["S3XML"], swiftSettings: swiftSettings),
         .testTarget(
@@ -122,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "S3FacadeTests",
             dependencies: [
-                "S3Facade", "SigV4", "Storage", "DiskStorage", "SQLiteMetadata",
+                "S3Facade", "SigV4", "Storage", "DiskStorage", "SQLiteMetadata", "Policy", "PolicyStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import Logging
+import Policy
 import S3XML
 import SigV4
 import Storage
@@ -15,6 +16,8 @@ enum ErrorMapping {
         case let error as StorageError:
             return map(error, logger: logger)
         case let error as SigV4Error:
+            return map(error)
+        case let error as ContentRefusal:
             return map(error)
         case let error as XMLParseError:
             logger.debug("malformed XML", metadata: ["reason": "\(error)"])
@@ -43,6 +46,15 @@ enum ErrorMapping {
         case .internalError:
             logger.error("storage failure", metadata: ["error": "\(error.detail)"])
             return S3Error(.internalError, "We encountered an internal error. Please try again.")
+        }
+    }
+
+    private static func map(_ error: ContentRefusal) -> S3Error {
+        switch error.kind {
+        case .typeNotAllowed, .signatureMismatch:
+            return S3Error(.invalidArgument, error.message, details: [("ArgumentName", "Content-Type")])
+        case .tooLarge(let maxSize):
+            return S3Error(.entityTooLarge, error.message, details: [("MaxSizeAllowed", String(maxSize))])
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 
 /// Settings of the S3 facade, with the defaults of SPEC §2.
 public struct GatewayConfiguration: Sendable {
@@ -12,6 +13,17 @@ public struct GatewayConfiguration: Sendable {
     public var maxPresignedExpiry: Int = 604_800
     /// Largest object accepted by a single PUT or part upload (S3: 5 GiB).
     public var maxUploadSize: Int64 = 5 * 1024 * 1024 * 1024
+    /// Policy rules that come before the built-in defaults of SPEC §4.
+    public var rules: [PolicyRule] = []
+    /// Upload URLs the control API hands out per minute per (tenant, subject).
+    public var uploadURLsPerMinute: Int = 30
+    /// Default lifetime of a share link (seconds).
+    public var shareLinkDefaultTTL: Int = 86_400
+    /// Longest lifetime of a share link (seconds).
+    public var shareLinkMaxTTL: Int = 604_800
+    /// The scheme clients reach the gateway with (`http` or `https`), for URLs the control API
+    /// hands out.
+    public var scheme: String = "http"
 
     /// Creates the default configuration.
     public init() {}
@@ -27,6 +39,14 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError("maxPresignedExpiry must be 1...604800 seconds")
         }
         guard maxUploadSize > 0 else { throw ConfigurationError("maxUploadSize must be positive") }
+        guard uploadURLsPerMinute > 0 else { throw ConfigurationError("rateLimits.uploadUrlsPerMinute must be positive") }
+        guard (1...31_536_000).contains(shareLinkMaxTTL), (1...shareLinkMaxTTL).contains(shareLinkDefaultTTL) else {
+            throw ConfigurationError("shareLinks: maxTTL must be 1...31536000 s and defaultTTL 1...maxTTL")
+        }
+        guard scheme == "http" || scheme == "https" else { throw ConfigurationError("scheme must be http or https") }
+        for rule in rules {
+            do { try rule.validate() } catch { throw ConfigurationError(error.description) }
+        }
     }
 }
 

@@ -11,49 +11,49 @@ extension S3Gateway {
     func dispatch(_ call: Call) async throws -> Response {
         switch call.operation {
         case .listBuckets:
-            return try await listBuckets(call, try authorize(call, .listBuckets, bucket: nil, key: nil))
+            return try await listBuckets(call, try await authorize(call, .listBuckets, bucket: nil, key: nil))
         case .createBucket(let bucket):
-            return try await createBucket(call, try authorize(call, .createBucket, bucket: bucket, key: nil))
+            return try await createBucket(call, try await authorize(call, .createBucket, bucket: bucket, key: nil))
         case .headBucket(let bucket):
-            return try await headBucket(call, try authorize(call, .readBucket, bucket: bucket, key: nil))
+            return try await headBucket(call, try await authorize(call, .readBucket, bucket: bucket, key: nil))
         case .deleteBucket(let bucket):
-            return try await deleteBucket(call, try authorize(call, .deleteBucket, bucket: bucket, key: nil))
+            return try await deleteBucket(call, try await authorize(call, .deleteBucket, bucket: bucket, key: nil))
         case .getBucketLocation(let bucket):
-            return try await getBucketLocation(call, try authorize(call, .readBucket, bucket: bucket, key: nil))
+            return try await getBucketLocation(call, try await authorize(call, .readBucket, bucket: bucket, key: nil))
         case .getBucketVersioning(let bucket):
-            return try await getBucketVersioning(call, try authorize(call, .readBucket, bucket: bucket, key: nil))
+            return try await getBucketVersioning(call, try await authorize(call, .readBucket, bucket: bucket, key: nil))
         case .listObjectsV1(let bucket), .listObjectsV2(let bucket):
             let prefix = call.line.parameter("prefix") ?? ""
-            return try await listObjects(call, try authorize(call, .listObjects, bucket: bucket, key: prefix))
+            return try await listObjects(call, try await authorize(call, .listObjects, bucket: bucket, key: prefix))
         case .listMultipartUploads(let bucket):
             let prefix = call.line.parameter("prefix") ?? ""
-            return try await listMultipartUploads(call, try authorize(call, .listObjects, bucket: bucket, key: prefix))
+            return try await listMultipartUploads(call, try await authorize(call, .listObjects, bucket: bucket, key: prefix))
         case .deleteObjects(let bucket):
-            return try await deleteObjects(call, try authorize(call, .readBucket, bucket: bucket, key: nil))
+            return try await deleteObjects(call, try await authorize(call, .readBucket, bucket: bucket, key: nil))
         case .putObject(let bucket, let key):
-            return try await putObject(call, try authorize(call, .writeObject, bucket: bucket, key: key))
+            return try await putObject(call, try await authorize(call, .writeObject, bucket: bucket, key: key))
         case .copyObject(let bucket, let key, let source):
-            let read = try authorize(call, .readObject, bucket: source.bucket, key: source.key)
-            return try await copyObject(call, read: read, write: try authorize(call, .writeObject, bucket: bucket, key: key))
+            let read = try await authorize(call, .readObject, bucket: source.bucket, key: source.key)
+            return try await copyObject(call, read: read, write: try await authorize(call, .writeObject, bucket: bucket, key: key))
         case .getObject(let bucket, let key), .headObject(let bucket, let key):
-            return try await getObject(call, try authorize(call, .readObject, bucket: bucket, key: key))
+            return try await getObject(call, try await authorize(call, .readObject, bucket: bucket, key: key))
         case .deleteObject(let bucket, let key):
-            return try await deleteObject(call, try authorize(call, .deleteObject, bucket: bucket, key: key))
+            return try await deleteObject(call, try await authorize(call, .deleteObject, bucket: bucket, key: key))
         case .createMultipartUpload(let bucket, let key):
-            return try await createMultipartUpload(call, try authorize(call, .writeObject, bucket: bucket, key: key))
+            return try await createMultipartUpload(call, try await authorize(call, .writeObject, bucket: bucket, key: key))
         case .uploadPart(let bucket, let key, let uploadID, let partNumber):
-            return try await uploadPart(call, try authorize(call, .writeObject, bucket: bucket, key: key), uploadID: uploadID, partNumber: partNumber)
+            return try await uploadPart(call, try await authorize(call, .writeObject, bucket: bucket, key: key), uploadID: uploadID, partNumber: partNumber)
         case .uploadPartCopy(let bucket, let key, let uploadID, let partNumber, let source):
-            let read = try authorize(call, .readObject, bucket: source.bucket, key: source.key)
-            let write = try authorize(call, .writeObject, bucket: bucket, key: key)
+            let read = try await authorize(call, .readObject, bucket: source.bucket, key: source.key)
+            let write = try await authorize(call, .writeObject, bucket: bucket, key: key)
             return try await uploadPartCopy(call, read: read, write: write, uploadID: uploadID, partNumber: partNumber)
         case .completeMultipartUpload(let bucket, let key, let uploadID):
-            return try await completeMultipartUpload(call, try authorize(call, .writeObject, bucket: bucket, key: key), uploadID: uploadID)
+            return try await completeMultipartUpload(call, try await authorize(call, .writeObject, bucket: bucket, key: key), uploadID: uploadID)
         case .abortMultipartUpload(let bucket, let key, let uploadID):
             // Erasing is always allowed where deleting is (SPEC §4): abort is a delete.
-            return try await abortMultipartUpload(call, try authorize(call, .deleteObject, bucket: bucket, key: key), uploadID: uploadID)
+            return try await abortMultipartUpload(call, try await authorize(call, .deleteObject, bucket: bucket, key: key), uploadID: uploadID)
         case .listParts(let bucket, let key, let uploadID):
-            return try await listParts(call, try authorize(call, .readObject, bucket: bucket, key: key), uploadID: uploadID)
+            return try await listParts(call, try await authorize(call, .readObject, bucket: bucket, key: key), uploadID: uploadID)
         }
     }
 

@@ -12,6 +12,7 @@ extension S3Gateway {
         let (bucket, key) = try objectAddress(grant)
         let headers = call.request.headers
         let attributes = try ObjectHeaders.attributes(from: headers)
+        try screenDeclared(grant, contentType: attributes.contentType, length: nil)
         var algorithm: ChecksumAlgorithm?
         if let name = headers[.amzChecksumAlgorithm] {
             guard let parsed = ChecksumAlgorithm(rawValue: name.uppercased()) else {
@@ -36,10 +37,11 @@ extension S3Gateway {
     func uploadPart(_ call: Call, _ grant: Grant, uploadID: String, partNumber: Int) async throws -> Response {
         let (bucket, key) = try objectAddress(grant)
         let expectations = try UploadExpectations.from(
-            headers: call.request.headers, auth: call.auth, maxLength: configuration.maxUploadSize, lengthRequired: true)
-        let body = try UploadVerifier(body: call.request.body, expectations: expectations)
+            headers: call.request.headers, auth: call.auth, maxLength: maxLength(grant), lengthRequired: true)
+        let verified = try UploadVerifier(body: call.request.body, expectations: expectations)
+        let body = try await screenFirstPart(grant, bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: verified.uploadBody())
         let part = try await withObjectErrors(bucket: bucket, key: key) {
-            try await store.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: body.uploadBody())
+            try await store.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: body)
         }
         var out = HTTPFields()
         out[.eTag] = "\"\(part.etag)\""
@@ -64,12 +66,13 @@ extension S3Gateway {
             }
             range = start..<(end + 1)
         }
-        guard (range.map { $0.upperBound - $0.lowerBound } ?? reader.info.size) <= configuration.maxUploadSize else {
+        guard (range.map { $0.upperBound - $0.lowerBound } ?? reader.info.size) <= maxLength(write) else {
             throw S3Error(.entityTooLarge, "Your proposed upload exceeds the maximum allowed size")
         }
-        let body = DigestingBody(reader.read(range: range), checksum: nil)
+        let digesting = DigestingBody(reader.read(range: range), checksum: nil)
+        let body = try await screenFirstPart(write, bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: digesting.uploadBody())
         let part = try await withObjectErrors(bucket: bucket, key: key) {
-            try await store.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: body.uploadBody())
+            try await store.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: body)
         }
         var xml = XMLWriter()
         xml.open("CopyPartResult", attributes: s3Namespace)
@@ -87,6 +90,7 @@ extension S3Gateway {
             throw S3Error(.malformedXML, "The XML you provided was not well-formed or did not validate against our published schema.")
         }
         let parts = document.parts.map { Storage.CompletedPart(number: $0.partNumber, etag: $0.etagWithoutQuotes) }
+        try await screenCompletion(grant, bucket: bucket, key: key, uploadID: uploadID, parts: parts)
         let precondition = try Self.writePrecondition(call.request.headers)
         let info = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID, parts: parts, precondition: precondition)
@@ -196,5 +200,39 @@ extension S3Gateway {
         xml.element("ID", ownerID(call.principal))
         xml.element("DisplayName", ownerName(call.principal))
         xml.close(element)
+    }
+}
+
+extension S3Gateway {
+    /// Part 1 carries the object's first bytes: check them against the upload's declared type.
+    func screenFirstPart(_ grant: Grant, bucket: String, key: String, uploadID: String, partNumber: Int, body: UploadBody) async throws -> UploadBody {
+        guard partNumber == 1, grant.uploadLimits != nil else { return body }
+        let upload = try await withObjectErrors(bucket: bucket, key: key) {
+            try await store.listParts(bucket: bucket, key: key, uploadID: uploadID, partNumberMarker: 0, maxParts: 1).upload
+        }
+        return try await screenContent(grant, attributes: upload.attributes, body: body).0
+    }
+
+    /// Before completing: the total stays within the rule's size, and an upload whose bytes must
+    /// be checked starts with part 1 (the part whose first bytes were checked).
+    func screenCompletion(_ grant: Grant, bucket: String, key: String, uploadID: String, parts: [Storage.CompletedPart]) async throws {
+        guard let limits = grant.uploadLimits else { return }
+        var sizes: [Int: Int64] = [:]
+        var marker = 0
+        var upload: UploadInfo?
+        while true {
+            let page = try await withObjectErrors(bucket: bucket, key: key) {
+                try await store.listParts(bucket: bucket, key: key, uploadID: uploadID, partNumberMarker: marker, maxParts: 1000)
+            }
+            upload = page.upload
+            for part in page.parts { sizes[part.number] = part.size }
+            guard page.isTruncated, let next = page.nextPartNumberMarker else { break }
+            marker = next
+        }
+        if let first = parts.first?.number, first != 1, needsSignatureCheck(grant, contentType: upload?.attributes.contentType) {
+            throw S3Error(.invalidArgument, "A multipart upload to this key must start with part 1, whose content is checked.")
+        }
+        let total = parts.reduce(Int64(0)) { $0 + (sizes[$1.number] ?? 0) }
+        try limits.checkLength(total)
     }
 }

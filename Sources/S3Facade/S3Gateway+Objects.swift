@@ -12,15 +12,17 @@ extension S3Gateway {
     func putObject(_ call: Call, _ grant: Grant) async throws -> Response {
         let (bucket, key) = try objectAddress(grant)
         let headers = call.request.headers
-        let attributes = try ObjectHeaders.attributes(from: headers)
+        let declared = try ObjectHeaders.attributes(from: headers)
         let precondition = try Self.writePrecondition(headers)
+        try screenDeclared(grant, contentType: declared.contentType, length: nil)
         let expectations = try UploadExpectations.from(
-            headers: headers, auth: call.auth, maxLength: configuration.maxUploadSize, lengthRequired: true)
-        let body = try UploadVerifier(body: call.request.body, expectations: expectations)
+            headers: headers, auth: call.auth, maxLength: maxLength(grant), lengthRequired: true)
+        let verified = try UploadVerifier(body: call.request.body, expectations: expectations)
+        let (body, attributes) = try await screenContent(grant, attributes: declared, body: verified.uploadBody())
         let info = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.putObject(
                 bucket: bucket, key: key, attributes: attributes, precondition: precondition, origin: .client,
-                body: body.uploadBody())
+                body: body)
         }
         var out = HTTPFields()
         out[.eTag] = "\"\(info.etag)\""
@@ -121,13 +123,15 @@ extension S3Gateway {
         default:
             throw S3Error(.invalidArgument, "Unknown metadata directive.")
         }
+        try screenDeclared(write, contentType: attributes.contentType, length: source.size)
         let algorithm = headers[.amzChecksumAlgorithm].flatMap { ChecksumAlgorithm(rawValue: $0.uppercased()) }
             ?? source.checksum.flatMap { ChecksumAlgorithm(rawValue: $0.algorithm) }
-        let body = DigestingBody(reader.read(range: nil), checksum: algorithm)
+        let digesting = DigestingBody(reader.read(range: nil), checksum: algorithm)
+        let (body, checkedAttributes) = try await screenContent(write, attributes: attributes, body: digesting.uploadBody())
         let info = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.putObject(
-                bucket: bucket, key: key, attributes: attributes, precondition: try Self.writePrecondition(headers),
-                origin: .client, body: body.uploadBody())
+                bucket: bucket, key: key, attributes: checkedAttributes, precondition: try Self.writePrecondition(headers),
+                origin: .client, body: body)
         }
         var xml = XMLWriter()
         xml.open("CopyObjectResult", attributes: s3Namespace)
@@ -156,7 +160,7 @@ extension S3Gateway {
         xml.open("DeleteResult", attributes: s3Namespace)
         for object in document.objects {
             do {
-                let entry = try authorize(call, .deleteObject, bucket: bucket, key: object.key)
+                let entry = try await authorize(call, .deleteObject, bucket: bucket, key: object.key)
                 try await store.deleteObject(bucket: bucket, key: entry.resource.key ?? "")
                 if !document.quiet {
                     xml.open("Deleted")

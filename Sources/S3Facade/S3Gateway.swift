@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Policy
+import PolicyStore
 import S3XML
 import SigV4
 import Storage
@@ -21,14 +22,22 @@ public struct S3Gateway: HTTPResponder {
     let credentials: any CredentialProvider
     let verifier: SigV4Verifier
     let policy: AccessPolicy
+    let policyStore: any PolicyStore
+    let control: ControlAccess?
+    let uploadURLLimiter: RateLimiter
     let metrics: GatewayMetrics
     let logger: Logger
     let readiness: @Sendable () async -> Bool
 
     /// Creates a gateway over a store.
-    /// - Parameter readiness: answers `/_mediagate/ready`; true once dependencies respond.
+    /// - Parameters:
+    ///   - policyStore: tenants, consents and share links.
+    ///   - control: the admin token and root pair for the control API (`/_mediagate/v1`); without
+    ///     it only health, readiness and metrics answer.
+    ///   - readiness: answers `/_mediagate/ready`; true once dependencies respond.
     public init(
         configuration: GatewayConfiguration, store: any ObjectStore, credentials: any CredentialProvider,
+        policyStore: any PolicyStore = InMemoryPolicyStore(), control: ControlAccess? = nil,
         metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
         readiness: @escaping @Sendable () async -> Bool = { true }
     ) {
@@ -38,7 +47,10 @@ public struct S3Gateway: HTTPResponder {
         self.verifier = SigV4Verifier(
             region: configuration.region, maxClockSkew: configuration.maxClockSkew,
             maxPresignedExpiry: configuration.maxPresignedExpiry)
-        self.policy = AccessPolicy()
+        self.policy = AccessPolicy(rules: configuration.rules)
+        self.policyStore = policyStore
+        self.control = control
+        self.uploadURLLimiter = RateLimiter(limit: configuration.uploadURLsPerMinute, window: .seconds(60))
         self.metrics = metrics
         self.logger = logger
         self.readiness = readiness
@@ -57,7 +69,7 @@ public struct S3Gateway: HTTPResponder {
         let addressesBucket = S3Operation.virtualHostBucket(host: request.head.authority, domain: configuration.domain) != nil
         if !addressesBucket && (rawPath.hasPrefix("/_mediagate/") || rawPath == "/_mediagate") {
             operationName = "Control"
-            response = await control(rawPath: rawPath, request: request)
+            response = await controlResponse(rawPath: rawPath, rawQuery: rawQuery, request: request, requestID: requestID, logger: logger)
         } else {
             do {
                 let call = try await authenticate(request, rawPath: rawPath, rawQuery: rawQuery, requestID: requestID, logger: logger)
@@ -85,15 +97,20 @@ public struct S3Gateway: HTTPResponder {
         let operation: S3Operation
         let auth: SigV4Authenticated
         let principal: Principal
+        /// Every tenant's scope, read once per request (finds the owner of a key).
+        let tenants: [TenantScope]
         let requestID: String
         let logger: Logger
+
+        /// The presigned-URL facts of the request, if it came with one.
+        var presigned: PresignedFacts? {
+            guard case .presigned(let expires) = auth.kind else { return nil }
+            return PresignedFacts(method: request.method.rawValue, expires: expires)
+        }
     }
 
     private func authenticate(_ request: Request, rawPath: Substring, rawQuery: Substring, requestID: String, logger: Logger) async throws -> Call {
-        var headers: [(name: String, value: String)] = []
-        if let authority = request.head.authority { headers.append(("host", authority)) }
-        for field in request.headers { headers.append((field.name.rawName, field.value)) }
-        let sigRequest = SigV4Request(method: request.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: headers)
+        let sigRequest = sigV4Request(request, rawPath: rawPath, rawQuery: rawQuery)
         guard let parsed = try verifier.parse(sigRequest) else {
             throw S3Error(.accessDenied, "Access Denied")
         }
@@ -105,15 +122,34 @@ public struct S3Gateway: HTTPResponder {
             method: request.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(rawQuery),
             host: request.head.authority, copySource: request.headers[.amzCopySource])
         let operation = try S3Operation.parse(line, domain: configuration.domain)
-        return Call(request: request, line: line, operation: operation, auth: auth, principal: credential.principal, requestID: requestID, logger: logger)
+        let tenants = try await policyStore.tenants().map(\.scope)
+        return Call(
+            request: request, line: line, operation: operation, auth: auth, principal: credential.principal,
+            tenants: tenants, requestID: requestID, logger: logger)
     }
 
     /// Checks policy for an action; the only way handlers obtain a ``Grant``.
-    func authorize(_ call: Call, _ action: Action, bucket: String?, key: String?) throws -> Grant {
+    func authorize(_ call: Call, _ action: Action, bucket: String?, key: String?) async throws -> Grant {
+        try await authorize(
+            call.principal, action, bucket: bucket, key: key, tenants: call.tenants, presigned: call.presigned,
+            logger: call.logger, operation: call.operation.name)
+    }
+
+    /// Gathers the facts policy needs (consents from the store) and decides.
+    /// - Throws: ``S3Error`` `AccessDenied` on a denial (its reason goes to the log only).
+    func authorize(
+        _ principal: Principal, _ action: Action, bucket: String?, key: String?, tenants: [TenantScope],
+        presigned: PresignedFacts?, logger: Logger, operation: String
+    ) async throws -> Grant {
+        var facts = RequestFacts(now: Date(), tenants: tenants, presigned: presigned)
+        if let key {
+            let needed = policy.consentKeys(for: [key], tenants: tenants)
+            if !needed.isEmpty { facts.consents = try await policyStore.consents(needed) }
+        }
         do {
-            return try policy.authorize(call.principal, action, Resource(bucket: bucket, key: key))
+            return try policy.authorize(principal, action, Resource(bucket: bucket, key: key), facts: facts)
         } catch {
-            call.logger.info("access denied", metadata: ["reason": "\(error.reason)", "operation": "\(call.operation.name)"])
+            logger.info("access denied", metadata: ["reason": "\(error.reason)", "operation": "\(operation)"])
             throw S3Error(.accessDenied, "Access Denied")
         }
     }

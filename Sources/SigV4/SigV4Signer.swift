@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayCore
 
 /// The result of signing a request with ``SigV4Signer/signRequest(method:rawPath:rawQuery:headers:payload:date:)``.
 public struct SigV4SignedRequest: Sendable {
@@ -87,7 +88,7 @@ public struct SigV4Signer: Sendable {
             signature: signature, canonicalRequest: canonicalRequest, stringToSign: stringToSign)
     }
 
-    /// Builds the query string of a presigned URL (only `host` is signed; the payload is `UNSIGNED-PAYLOAD`).
+    /// Builds the query string of a presigned URL (`host` and `headers` are signed; the payload is `UNSIGNED-PAYLOAD`).
     /// - Parameters:
     ///   - method: The HTTP method the URL is for.
     ///   - host: The `Host` the URL will be sent to (with `:port` when not the default).
@@ -97,30 +98,46 @@ public struct SigV4Signer: Sendable {
     ///   - date: The signing time.
     /// - Returns: `rawQuery` followed by the `X-Amz-*` parameters including `X-Amz-Signature`.
     public func presignedQuery(method: String, host: String, rawPath: String, rawQuery: String, expires: Int,
-                               date: Date) -> String {
+                               date: Date, headers: [(name: String, value: String)] = []) -> String {
         let amzDate = SigV4Date.amzDate(date)
         let day = String(amzDate.prefix(8))
         let scope = SigV4Crypto.scope(date: day, region: region, service: service)
+        let signed = ([(name: "host", value: host)] + headers.map { (name: $0.name.lowercased(), value: $0.value) })
+            .sorted { $0.name < $1.name }
+        let signedNames = signed.map(\.name).joined(separator: ";")
         let params = [
             ("X-Amz-Algorithm", SigV4Crypto.algorithm),
             ("X-Amz-Credential", "\(credentials.accessKeyID)/\(scope)"),
             ("X-Amz-Date", amzDate),
             ("X-Amz-Expires", String(expires)),
-            ("X-Amz-SignedHeaders", "host"),
+            ("X-Amz-SignedHeaders", signedNames),
         ]
         var query = rawQuery
         for (name, value) in params {
             if !query.isEmpty { query += "&" }
             query += name + "=" + SigV4Encoding.awsURIEncode(value, encodeSlash: true)
         }
+        let canonicalHeaders = signed.map { "\($0.name):\(SigV4Canonical.trimAll($0.value))\n" }.joined()
         let canonicalRequest = SigV4Canonical.canonicalRequest(
             method: method, canonicalURI: SigV4Canonical.canonicalURI(rawPath: rawPath),
             canonicalQuery: SigV4Canonical.canonicalQuery(rawQuery: query, excludingSignature: false),
-            canonicalHeaders: "host:\(SigV4Canonical.trimAll(host))\n", signedHeaders: "host",
+            canonicalHeaders: canonicalHeaders, signedHeaders: signedNames,
             payloadHash: SigV4PayloadMode.unsigned.headerValue)
         let stringToSign = SigV4Crypto.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequest)
         let signature = SigV4Crypto.signatureHex(signingKey(day: day), stringToSign)
         return query + "&X-Amz-Signature=" + signature
+    }
+
+    /// A presigned path-style URL for one object.
+    /// - Parameters:
+    ///   - scheme: `http` or `https`.
+    ///   - host: the `Host` clients will send (`127.0.0.1:9000`).
+    ///   - headers: extra headers the user of the URL must send with these values (signed).
+    public func presignedURL(method: String, scheme: String, host: String, bucket: String, key: String, expires: Int,
+                             date: Date, headers: [(name: String, value: String)] = []) -> String {
+        let rawPath = "/" + PercentEncoding.encode(bucket, encodeSlash: true) + "/" + PercentEncoding.encode(key, encodeSlash: false)
+        let query = presignedQuery(method: method, host: host, rawPath: rawPath, rawQuery: "", expires: expires, date: date, headers: headers)
+        return "\(scheme)://\(host)\(rawPath)?\(query)"
     }
 
     /// Encodes a body as signed aws-chunked (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, or `…-TRAILER` when

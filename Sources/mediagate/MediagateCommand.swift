@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `mediagate`: an S3-compatible storage gateway for media.
 @main
@@ -6,7 +7,7 @@ struct MediagateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mediagate",
         abstract: "An S3-compatible storage gateway for media.",
-        subcommands: [ServeCommand.self, PresignCommand.self],
+        subcommands: [ServeCommand.self, TenantCommand.self, ConsentCommand.self, PresignCommand.self],
         defaultSubcommand: nil
     )
 }
@@ -24,4 +25,16 @@ struct CommonOptions: ParsableArguments {
 
     @Option(name: .customLong("region"), help: "Region used in the SigV4 scope. Default: us-east-1")
     var region: String?
+}
+
+extension CommonOptions {
+    /// The settings these options (and the environment and config file) resolve to.
+    /// - Throws: ``SettingsError``.
+    func settings(extra: [String: String] = [:]) throws -> Settings {
+        var flags = extra
+        if let dataDir { flags["data-dir"] = dataDir }
+        if let metadata { flags["metadata"] = metadata }
+        if let region { flags["region"] = region }
+        return try Settings.resolve(configPath: config, environment: ProcessInfo.processInfo.environment, flags: flags)
+    }
 }

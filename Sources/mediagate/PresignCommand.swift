@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import GatewayCore
+import Policy
+import PolicyStore
 import SigV4
 
-/// `mediagate presign GET|PUT s3://BUCKET/KEY`: prints a presigned URL made with the root key.
+/// `mediagate presign GET|PUT s3://BUCKET/KEY`: prints a presigned URL made with the root key
+/// or a tenant's key, within the TTL cap of the key's rule.
 struct PresignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "presign", abstract: "Print a presigned URL.")
 
@@ -12,13 +15,16 @@ struct PresignCommand: AsyncParsableCommand {
     @Argument(help: "GET or PUT") var method: String
     @Argument(help: "s3://BUCKET/KEY") var target: String
 
-    @Option(name: .customLong("expires"), help: "Lifetime in seconds (at most 604800). Default: 900 for GET, 600 for PUT")
+    @Option(name: .customLong("expires"), help: "Lifetime in seconds, at most the rule's cap. Default: 900 for GET, 600 for PUT")
     var expires: Int?
 
     @Option(name: .customLong("endpoint"), help: "Base URL of the gateway. Default: from --listen / settings (http://HOST:PORT)")
     var endpoint: String?
 
     @Option(name: .customLong("listen")) var listen: String?
+
+    @Option(name: .customLong("tenant"), help: "Sign with this tenant's key (the URL is bound by its prefix).")
+    var tenant: String?
 
     func run() async throws {
         let upper = method.uppercased()
@@ -30,16 +36,33 @@ struct PresignCommand: AsyncParsableCommand {
         }
         let bucket = String(path[..<slash])
         let key = String(path[path.index(after: slash)...])
-        let lifetime = expires ?? (upper == "GET" ? 900 : 600)
-        guard (1...604_800).contains(lifetime) else { throw ValidationError("--expires must be 1...604800") }
-
         let environment = ProcessInfo.processInfo.environment
-        var flags: [String: String] = [:]
-        if let dataDir = common.dataDir { flags["data-dir"] = dataDir }
-        if let region = common.region { flags["region"] = region }
-        if let listen { flags["listen"] = listen }
-        let settings = try Settings.resolve(configPath: common.config, environment: environment, flags: flags)
+        var extra: [String: String] = [:]
+        if let listen { extra["listen"] = listen }
+        let settings = try common.settings(extra: extra)
         let secrets = try Secrets.load(dataDir: settings.dataDir, environment: environment)
+
+        // The URL must pass the same rules the gateway applies when it is used.
+        let store = try StorageFactory.openPolicyStore(settings: settings)
+        let tenants = try await store.tenants()
+        let policy = AccessPolicy(rules: try PolicyConfiguration.load(settings.configFile).rules)
+        let rule = policy.classify(key: key, tenants: tenants.map(\.scope)).rule
+        let cap = upper == "GET" ? rule.presignMaxGET : rule.presignMaxPUT
+        let lifetime = expires ?? min(upper == "GET" ? 900 : 600, cap)
+        guard (1...cap).contains(lifetime) else {
+            throw ValidationError("--expires must be 1...\(cap) for this key (rule '\(rule.pattern)')")
+        }
+        var credentials = SigV4Credentials(accessKeyID: secrets.rootAccessKey, secretAccessKey: secrets.rootSecretKey)
+        if let tenant {
+            guard let record = tenants.first(where: { $0.name == tenant }) else { throw ValidationError("no tenant named \(tenant)") }
+            guard key.utf8.starts(with: record.prefix.utf8) else {
+                throw ValidationError("key \(key) is outside tenant \(tenant)'s prefix \(record.prefix)")
+            }
+            guard let id = try await store.accessKeyIDs(ofTenant: tenant).first, let found = try await store.accessKey(id: id) else {
+                throw ValidationError("tenant \(tenant) has no access key")
+            }
+            credentials = SigV4Credentials(accessKeyID: found.key.accessKeyID, secretAccessKey: found.key.secretAccessKey)
+        }
 
         let base: String
         if let endpoint {
@@ -48,15 +71,11 @@ struct PresignCommand: AsyncParsableCommand {
             let (host, port) = try settings.listenAddress()
             base = "\(settings.tlsCert == nil ? "http" : "https")://\(host):\(port)"
         }
-        guard let components = URLComponents(string: base), let host = components.host else {
+        guard let components = URLComponents(string: base), let host = components.host, let scheme = components.scheme else {
             throw ValidationError("--endpoint must be a URL like http://127.0.0.1:9000")
         }
         let hostHeader = components.port.map { "\(host):\($0)" } ?? host
-        let rawPath = "/" + PercentEncoding.encode(bucket, encodeSlash: true) + "/" + PercentEncoding.encode(key, encodeSlash: false)
-        let signer = SigV4Signer(
-            credentials: SigV4Credentials(accessKeyID: secrets.rootAccessKey, secretAccessKey: secrets.rootSecretKey),
-            region: settings.region)
-        let query = signer.presignedQuery(method: upper, host: hostHeader, rawPath: rawPath, rawQuery: "", expires: lifetime, date: Date())
-        print("\(base)\(rawPath)?\(query)")
+        let signer = SigV4Signer(credentials: credentials, region: settings.region)
+        print(signer.presignedURL(method: upper, scheme: scheme, host: hostHeader, bucket: bucket, key: key, expires: lifetime, date: Date()))
     }
 }

@@ -9,6 +9,8 @@ import Logging
 import NIOSSL
 import S3Facade
 import SQLiteMetadata
+import PolicyStore
+import SigV4
 import Storage
 
 /// `mediagate serve`: runs the gateway.
@@ -66,17 +68,28 @@ struct ServeCommand: AsyncParsableCommand {
             fflush(nil)  // stdout to a pipe is block-buffered: show them now, not at exit
         }
 
-        let store = try await StorageFactory.makeStore(settings: settings, logger: logger)
+        let backends = try await StorageFactory.makeBackends(settings: settings, logger: logger)
+        let policyConfiguration = try PolicyConfiguration.load(settings.configFile)
         var gatewayConfiguration = GatewayConfiguration()
         gatewayConfiguration.region = settings.region
         gatewayConfiguration.domain = settings.domain
+        gatewayConfiguration.scheme = settings.tlsCert == nil ? "http" : "https"
+        gatewayConfiguration.rules = policyConfiguration.rules
+        if let value = policyConfiguration.uploadURLsPerMinute { gatewayConfiguration.uploadURLsPerMinute = value }
+        if let value = policyConfiguration.shareLinkMaxTTL { gatewayConfiguration.shareLinkMaxTTL = value }
+        if let value = policyConfiguration.shareLinkDefaultTTL {
+            gatewayConfiguration.shareLinkDefaultTTL = value
+        } else {
+            gatewayConfiguration.shareLinkDefaultTTL = min(gatewayConfiguration.shareLinkDefaultTTL, gatewayConfiguration.shareLinkMaxTTL)
+        }
         try gatewayConfiguration.validate()
+        try await TenantCommand.seed(policyConfiguration.tenants, into: backends.policy, logger: logger)
 
-        let credentials = StaticCredentialProvider([
-            secrets.rootAccessKey: StoredCredential(
-                secretAccessKey: secrets.rootSecretKey, principal: .root(accessKeyID: secrets.rootAccessKey))
-        ])
-        let gateway = S3Gateway(configuration: gatewayConfiguration, store: store, credentials: credentials, logger: logger)
+        let root = SigV4Credentials(accessKeyID: secrets.rootAccessKey, secretAccessKey: secrets.rootSecretKey)
+        let gateway = S3Gateway(
+            configuration: gatewayConfiguration, store: backends.objects,
+            credentials: DirectoryCredentialProvider(root: root, store: backends.policy),
+            policyStore: backends.policy, control: ControlAccess(adminToken: secrets.adminToken, root: root), logger: logger)
         let (host, port) = try settings.listenAddress()
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(300)))

@@ -16,6 +16,8 @@ struct Settings: Sendable, Equatable {
     var upstreamRegion: String?
     var upstreamAccessKey: String?
     var upstreamSecretKey: String?
+    /// The config file the settings came from, if any.
+    var configFile: String?
 
     /// The metadata URL, defaulting to the SQLite file in the data dir.
     var metadataURL: String { metadata ?? "sqlite:\(dataDir)/mediagate.db" }
@@ -52,6 +54,7 @@ struct Settings: Sendable, Equatable {
         let path = configPath ?? environment["MEDIAGATE_CONFIG"]
         if let path {
             for (name, value) in try loadFile(path) { settings.set(name, value) }
+            settings.configFile = path
         }
         for name in names {
             if let value = environment["MEDIAGATE_" + name.uppercased().replacingOccurrences(of: "-", with: "_")] {
@@ -76,9 +79,9 @@ struct Settings: Sendable, Equatable {
             throw SettingsError("config file \(path) must hold a mapping of settings")
         }
         var values: [String: String] = [:]
-        // Sections other than scalar settings (tenants, rules, variant presets) belong to later
-        // features and are read by them.
-        let sections: Set<String> = ["tenants", "rules", "variants", "presets", "watermark"]
+        // Sections other than scalar settings: policy ones are read by PolicyConfiguration,
+        // variant ones by the variant engine's configuration.
+        let sections: Set<String> = ["tenants", "rules", "rateLimits", "shareLinks", "variants", "presets", "watermark"]
         for (rawKey, value) in mapping {
             let key = rawKey.replacingOccurrences(of: "_", with: "-")
             if sections.contains(key) { continue }

@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import Testing
 
@@ -39,7 +40,7 @@ struct AccessPolicyTests {
 
     @Test(arguments: table)
     func decides(_ row: Row) {
-        let result = Result { try AccessPolicy().authorize(row.principal, row.action, Resource(bucket: row.bucket, key: row.key)) }
+        let result = Result { try AccessPolicy().authorize(row.principal, row.action, Resource(bucket: row.bucket, key: row.key), facts: RequestFacts(now: Date())) }
         switch result {
         case .success(let grant):
             #expect(row.allowed)

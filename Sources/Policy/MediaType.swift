@@ -1,0 +1,137 @@
+/// The media types policy knows by name, with the signature of their first bytes.
+public enum MediaKind: String, Sendable, CaseIterable {
+    case jpeg, png, gif, webp, tiff, avif, heic, mp4, quicktime
+
+    /// The canonical MIME type stored for this kind.
+    public var mimeType: String {
+        switch self {
+        case .jpeg: "image/jpeg"
+        case .png: "image/png"
+        case .gif: "image/gif"
+        case .webp: "image/webp"
+        case .tiff: "image/tiff"
+        case .avif: "image/avif"
+        case .heic: "image/heic"
+        case .mp4: "video/mp4"
+        case .quicktime: "video/quicktime"
+        }
+    }
+
+    /// Every MIME type that declares this kind (lowercase, without parameters).
+    public var mimeTypes: [String] {
+        switch self {
+        case .jpeg: ["image/jpeg", "image/jpg", "image/pjpeg"]
+        case .png: ["image/png"]
+        case .gif: ["image/gif"]
+        case .webp: ["image/webp"]
+        case .tiff: ["image/tiff"]
+        case .avif: ["image/avif"]
+        case .heic: ["image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"]
+        case .mp4: ["video/mp4"]
+        case .quicktime: ["video/quicktime"]
+        }
+    }
+
+    /// The kind a declared MIME type names, if it is one with a known signature.
+    public init?(mimeType: String) {
+        let normalized = MediaKind.normalize(mimeType)
+        guard let kind = MediaKind.allCases.first(where: { $0.mimeTypes.contains(normalized) }) else { return nil }
+        self = kind
+    }
+
+    /// Lowercases a `Content-Type` and drops its parameters (`; charset=...`).
+    public static func normalize(_ contentType: String) -> String {
+        let base = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        let trimmed = base.drop(while: isSpace).reversed().drop(while: isSpace).reversed()
+        return String(trimmed).lowercased()
+    }
+
+    /// Whether a declared type says nothing about the content (missing, or octet-stream).
+    public static func isGeneric(_ contentType: String?) -> Bool {
+        guard let contentType else { return true }
+        let normalized = normalize(contentType)
+        return normalized.isEmpty || normalized == "application/octet-stream" || normalized == "binary/octet-stream"
+    }
+
+    /// How many leading bytes ``sniff(_:)`` needs to decide.
+    public static let sniffLength = 64
+
+    /// The kind whose signature the first bytes carry, or nil when none matches.
+    /// - Parameter head: the first bytes of the content (``sniffLength`` when the content is that long).
+    public static func sniff(_ head: some Collection<UInt8>) -> MediaKind? {
+        let bytes = Array(head.prefix(sniffLength))
+        func at(_ offset: Int, _ expected: [UInt8]) -> Bool {
+            bytes.count >= offset + expected.count && bytes[offset..<(offset + expected.count)].elementsEqual(expected)
+        }
+        if at(0, [0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if at(0, [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if at(0, Array("GIF87a".utf8)) || at(0, Array("GIF89a".utf8)) { return .gif }
+        if at(0, Array("RIFF".utf8)) && at(8, Array("WEBP".utf8)) { return .webp }
+        if at(0, [0x49, 0x49, 0x2A, 0x00]) || at(0, [0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
+        if at(4, Array("ftyp".utf8)) { return isoBrand(bytes) }
+        // QuickTime files may start with other atoms than ftyp.
+        for atom in ["moov", "mdat", "wide", "free", "pnot"] where at(4, Array(atom.utf8)) { return .quicktime }
+        return nil
+    }
+
+    /// Reads the major and compatible brands of an ISO base media `ftyp` box.
+    private static func isoBrand(_ bytes: [UInt8]) -> MediaKind? {
+        guard bytes.count >= 12 else { return nil }
+        let boxSize = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        var brands = [String(decoding: bytes[8..<12], as: UTF8.self)]
+        var offset = 16
+        while offset + 4 <= min(boxSize, bytes.count) {
+            brands.append(String(decoding: bytes[offset..<(offset + 4)], as: UTF8.self))
+            offset += 4
+        }
+        let major = brands[0]
+        if ["avif", "avis"].contains(major) { return .avif }
+        if ["heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"].contains(major) {
+            // A `mif1` file lists what it holds among its compatible brands.
+            if major == "mif1" || major == "msf1", brands.contains("avif") || brands.contains("avis") { return .avif }
+            return .heic
+        }
+        if major == "qt  " { return .quicktime }
+        if ["isom", "iso2", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "dash", "M4V ", "mmp4", "MSNV", "3gp4", "3gp5"].contains(major) {
+            return .mp4
+        }
+        return nil
+    }
+}
+
+/// A set of allowed content types: any, or a list of MIME types.
+public enum ContentTypeSet: Sendable, Equatable {
+    case any
+    /// Allowed MIME types, lowercase without parameters.
+    case only(Set<String>)
+
+    /// Parses names from a rule: `jpeg`, `png`, … (``MediaKind`` names), a full MIME type, or
+    /// the single word `any`.
+    /// - Throws: ``PolicyConfigurationError`` for an unknown name.
+    public init(names: [String]) throws(PolicyConfigurationError) {
+        if names.count == 1, names[0].lowercased() == "any" {
+            self = .any
+            return
+        }
+        var types: Set<String> = []
+        for name in names {
+            if let kind = MediaKind(rawValue: name.lowercased()) {
+                types.formUnion(kind.mimeTypes)
+            } else if name.contains("/") {
+                types.insert(MediaKind.normalize(name))
+            } else {
+                throw PolicyConfigurationError("unknown content type '\(name)' (use jpeg, png, gif, webp, tiff, avif, heic, mp4, quicktime, any, or a MIME type)")
+            }
+        }
+        self = .only(types)
+    }
+
+    /// Whether a MIME type is allowed.
+    public func allows(_ mimeType: String) -> Bool {
+        switch self {
+        case .any: true
+        case .only(let types): types.contains(MediaKind.normalize(mimeType))
+        }
+    }
+}

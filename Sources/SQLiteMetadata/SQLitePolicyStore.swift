@@ -1,0 +1,221 @@
+import Foundation
+import GRDB
+import Policy
+import PolicyStore
+import Storage
+
+/// The ``PolicyStore`` in SQLite, in the same file as the object index (migrations `policy-*`).
+///
+/// Every call is one transaction on the shared pool. WAL readers see every commit made before
+/// they start, by this process or another (admin commands), so a revoked consent or a removed
+/// tenant applies to the next request.
+public struct SQLitePolicyStore: PolicyStore {
+    /// The shared database.
+    public let database: SQLiteDatabase
+
+    /// Opens the store on `database`, creating or upgrading its tables.
+    /// - Throws: `DatabaseError` when a migration fails.
+    public init(database: SQLiteDatabase) throws {
+        self.database = database
+        try Self.migrator.migrate(database.pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("policy-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE tenants (
+                    name TEXT NOT NULL PRIMARY KEY,
+                    prefix BLOB NOT NULL UNIQUE,
+                    buckets TEXT NOT NULL,
+                    created_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE access_keys (
+                    access_key_id TEXT NOT NULL PRIMARY KEY,
+                    secret TEXT NOT NULL,
+                    tenant TEXT NOT NULL REFERENCES tenants(name) ON DELETE CASCADE,
+                    created_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX access_keys_by_tenant ON access_keys (tenant);
+
+                CREATE TABLE consents (
+                    tenant TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    until_ms INTEGER,
+                    granted_ms INTEGER NOT NULL,
+                    PRIMARY KEY (tenant, subject, purpose)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE share_links (
+                    token_hash TEXT NOT NULL PRIMARY KEY,
+                    bucket TEXT NOT NULL,
+                    key BLOB NOT NULL,
+                    creator_tenant TEXT,
+                    expires_ms INTEGER NOT NULL,
+                    created_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Tenants
+
+    public func addTenant(_ tenant: TenantRecord, key: AccessKeyRecord) async throws {
+        let buckets = try Self.encodeBuckets(tenant.buckets)
+        try await database.pool.write { db in
+            let existing = try Self.fetchTenants(db)
+            try Self.checkNewTenant(tenant, against: existing)
+            try db.execute(
+                sql: "INSERT INTO tenants (name, prefix, buckets, created_ms) VALUES (?, ?, ?, ?)",
+                arguments: [tenant.name, Data(tenant.prefix.utf8), buckets, Self.milliseconds(tenant.createdAt)])
+            try Self.insertKey(db, key)
+        }
+    }
+
+    public func tenants() async throws -> [TenantRecord] {
+        try await database.pool.read { db in try Self.fetchTenants(db) }
+    }
+
+    public func removeTenant(named name: String) async throws -> Bool {
+        try await database.pool.write { db in
+            try db.execute(sql: "DELETE FROM access_keys WHERE tenant = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM tenants WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func replaceKeys(ofTenant name: String, with key: AccessKeyRecord) async throws {
+        try await database.pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tenants WHERE name = ?", arguments: [name]) != nil else {
+                throw PolicyStoreError(.noSuchTenant, "no tenant named \(name)")
+            }
+            try db.execute(sql: "DELETE FROM access_keys WHERE tenant = ?", arguments: [name])
+            try Self.insertKey(db, key)
+        }
+    }
+
+    public func accessKeyIDs(ofTenant name: String) async throws -> [String] {
+        try await database.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT access_key_id FROM access_keys WHERE tenant = ? ORDER BY access_key_id", arguments: [name])
+        }
+    }
+
+    public func accessKey(id: String) async throws -> (key: AccessKeyRecord, tenant: TenantRecord)? {
+        try await database.pool.read { db -> (key: AccessKeyRecord, tenant: TenantRecord)? in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT k.access_key_id, k.secret, k.tenant, k.created_ms AS key_ms,
+                       t.name, t.prefix, t.buckets, t.created_ms
+                FROM access_keys k JOIN tenants t ON t.name = k.tenant
+                WHERE k.access_key_id = ?
+                """, arguments: [id])
+            else { return nil }
+            let key = AccessKeyRecord(
+                accessKeyID: row["access_key_id"], secretAccessKey: row["secret"], tenant: row["tenant"],
+                createdAt: Self.date(row["key_ms"]))
+            return (key, try Self.tenant(row))
+        }
+    }
+
+    // MARK: Consents
+
+    public func grantConsent(_ key: ConsentKey, until: Date?, at now: Date) async throws {
+        try await database.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO consents (tenant, subject, purpose, until_ms, granted_ms) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (tenant, subject, purpose) DO UPDATE SET until_ms = excluded.until_ms, granted_ms = excluded.granted_ms
+                """, arguments: [key.tenant ?? "", key.subject, key.purpose, until.map(Self.milliseconds), Self.milliseconds(now)])
+        }
+    }
+
+    public func revokeConsent(_ key: ConsentKey) async throws -> Bool {
+        try await database.pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM consents WHERE tenant = ? AND subject = ? AND purpose = ?",
+                arguments: [key.tenant ?? "", key.subject, key.purpose])
+            return db.changesCount > 0
+        }
+    }
+
+    public func consents(_ keys: [ConsentKey]) async throws -> [ConsentKey: ConsentTerm] {
+        if keys.isEmpty { return [:] }
+        return try await database.pool.read { db in
+            var found: [ConsentKey: ConsentTerm] = [:]
+            for key in Set(keys) {
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT until_ms FROM consents WHERE tenant = ? AND subject = ? AND purpose = ?",
+                    arguments: [key.tenant ?? "", key.subject, key.purpose])
+                if let row {
+                    let until: Int64? = row["until_ms"]
+                    found[key] = ConsentTerm(until: until.map(Self.date))
+                }
+            }
+            return found
+        }
+    }
+
+    // MARK: Share links
+
+    public func addShareLink(_ link: ShareLinkRecord) async throws {
+        try await database.pool.write { db in
+            let creator: String? = switch link.creator {
+            case .root: nil
+            case .tenant(let name): name
+            }
+            try db.execute(sql: """
+                INSERT INTO share_links (token_hash, bucket, key, creator_tenant, expires_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [link.tokenHash, link.bucket, Data(link.key.utf8), creator,
+                                 Self.milliseconds(link.expiresAt), Self.milliseconds(link.createdAt)])
+        }
+    }
+
+    public func shareLink(tokenHash: String) async throws -> ShareLinkRecord? {
+        try await database.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM share_links WHERE token_hash = ?", arguments: [tokenHash]).map { row in
+                let creator: String? = row["creator_tenant"]
+                let key: Data = row["key"]
+                return ShareLinkRecord(
+                    tokenHash: row["token_hash"], bucket: row["bucket"], key: String(decoding: key, as: UTF8.self),
+                    creator: creator.map { .tenant($0) } ?? .root,
+                    expiresAt: Self.date(row["expires_ms"]), createdAt: Self.date(row["created_ms"]))
+            }
+        }
+    }
+
+    public func removeShareLink(tokenHash: String) async throws -> Bool {
+        try await database.pool.write { db in
+            try db.execute(sql: "DELETE FROM share_links WHERE token_hash = ?", arguments: [tokenHash])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Rows
+
+    private static func fetchTenants(_ db: Database) throws -> [TenantRecord] {
+        try Row.fetchAll(db, sql: "SELECT name, prefix, buckets, created_ms FROM tenants ORDER BY name").map(tenant)
+    }
+
+    private static func tenant(_ row: Row) throws -> TenantRecord {
+        let prefix: Data = row["prefix"]
+        let bucketsJSON: String = row["buckets"]
+        let buckets = try JSONDecoder().decode([String].self, from: Data(bucketsJSON.utf8))
+        return TenantRecord(
+            name: row["name"], prefix: String(decoding: prefix, as: UTF8.self), buckets: buckets,
+            createdAt: date(row["created_ms"]))
+    }
+
+    private static func insertKey(_ db: Database, _ key: AccessKeyRecord) throws {
+        try db.execute(
+            sql: "INSERT INTO access_keys (access_key_id, secret, tenant, created_ms) VALUES (?, ?, ?, ?)",
+            arguments: [key.accessKeyID, key.secretAccessKey, key.tenant, milliseconds(key.createdAt)])
+    }
+
+    private static func encodeBuckets(_ buckets: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(buckets), as: UTF8.self)
+    }
+
+    private static func milliseconds(_ date: Date) -> Int64 { StorageClock.milliseconds(of: date) }
+    private static func date(_ milliseconds: Int64) -> Date { StorageClock.date(milliseconds: milliseconds) }
+}
