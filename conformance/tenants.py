@@ -335,13 +335,14 @@ class ExpectResult:
     status: int | None  # None: the connection ended without an answer
     body_sent: bool
     body: bytes
+    interim: str = ""  # "100 Continue" received, or "no answer within the wait"
 
     @property
     def code(self):
         return parse_error(self.body).get("Code")
 
     def __repr__(self):
-        return f"<status {self.status} body_sent={self.body_sent} {self.body[:400]!r}>"
+        return f"<status {self.status} body_sent={self.body_sent} ({self.interim}) {self.body[:400]!r}>"
 
 
 def expect_continue(server: Server, signer: Signer, method: str, path: str, headers: dict, body: bytes,
@@ -362,7 +363,9 @@ def expect_continue(server: Server, signer: Signer, method: str, path: str, head
         sock.sendall((f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
                       + "\r\n").encode())
         buf = _read_head(sock, time.monotonic() + wait)
+        interim = ""
         if buf.startswith(b"HTTP/1.1 100") or not buf:
+            interim = "100 Continue received" if buf else f"no answer within {wait:.0f} s"
             buf = buf.split(b"\r\n\r\n", 1)[1] if buf else b""
             sent = True
             try:
@@ -374,7 +377,7 @@ def expect_continue(server: Server, signer: Signer, method: str, path: str, head
             while buf.startswith(b"HTTP/1.1 1") and b"\r\n\r\n" in buf:
                 buf = _read_head(sock, time.monotonic() + 60, buf.split(b"\r\n\r\n", 1)[1])
         if b"\r\n\r\n" not in buf:
-            return ExpectResult(None, sent, buf)
+            return ExpectResult(None, sent, buf, interim)
         head, rest = buf.split(b"\r\n\r\n", 1)
         status = int(head.split(b" ", 2)[1])
         length = 0
@@ -391,6 +394,6 @@ def expect_continue(server: Server, signer: Signer, method: str, path: str, head
             if not chunk:
                 break
             rest += chunk
-        return ExpectResult(status, sent, rest[:length] if length else rest)
+        return ExpectResult(status, sent, rest[:length] if length else rest, interim)
     finally:
         sock.close()

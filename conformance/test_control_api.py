@@ -156,7 +156,7 @@ def test_invalid_tenant_names_and_prefixes(env, name, prefix):
     name, prefix = name.replace("{u}", u), prefix.replace("{u}", u)
     r = api(server, "POST", "/_mediagate/v1/tenants", {"name": name, "prefix": prefix})
     assert r.status == 400, f"name {name!r} prefix {prefix!r}: {r}"
-    p = cli(server, "tenant", "add", name, "--prefix", prefix, "--json", check=False)
+    p = cli(server, "tenant", "add", "--prefix", prefix, "--json", "--", name, check=False)
     assert p.returncode != 0, f"CLI accepted name {name!r} prefix {prefix!r}: {p.stdout}"
 
 

@@ -47,7 +47,7 @@ struct ConsentCommand: AsyncParsableCommand {
     static func open(_ common: CommonOptions, tenant: String?) async throws -> any PolicyStore {
         let store = try StorageFactory.openPolicyStore(settings: try common.settings())
         if let tenant, try await !store.tenants().contains(where: { $0.name == tenant }) {
-            throw ValidationError("no tenant named \(tenant)")
+            throw CommandFailure("no tenant named \(tenant)")
         }
         return store
     }

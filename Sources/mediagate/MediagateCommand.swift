@@ -38,3 +38,9 @@ extension CommonOptions {
         return try Settings.resolve(configPath: config, environment: ProcessInfo.processInfo.environment, flags: flags)
     }
 }
+
+/// A command that could not do its work (printed as `Error: …`, exit status 1, without usage).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -54,12 +54,12 @@ struct PresignCommand: AsyncParsableCommand {
         }
         var credentials = SigV4Credentials(accessKeyID: secrets.rootAccessKey, secretAccessKey: secrets.rootSecretKey)
         if let tenant {
-            guard let record = tenants.first(where: { $0.name == tenant }) else { throw ValidationError("no tenant named \(tenant)") }
+            guard let record = tenants.first(where: { $0.name == tenant }) else { throw CommandFailure("no tenant named \(tenant)") }
             guard key.utf8.starts(with: record.prefix.utf8) else {
-                throw ValidationError("key \(key) is outside tenant \(tenant)'s prefix \(record.prefix)")
+                throw CommandFailure("key \(key) is outside tenant \(tenant)'s prefix \(record.prefix)")
             }
             guard let id = try await store.accessKeyIDs(ofTenant: tenant).first, let found = try await store.accessKey(id: id) else {
-                throw ValidationError("tenant \(tenant) has no access key")
+                throw CommandFailure("tenant \(tenant) has no access key")
             }
             credentials = SigV4Credentials(accessKeyID: found.key.accessKeyID, secretAccessKey: found.key.secretAccessKey)
         }

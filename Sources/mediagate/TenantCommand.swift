@@ -25,7 +25,7 @@ struct TenantCommand: AsyncParsableCommand {
             do {
                 try await store.addTenant(TenantRecord(name: name, prefix: prefix, buckets: buckets, createdAt: now), key: key)
             } catch let error as PolicyStoreError {
-                throw ValidationError(error.message)
+                throw CommandFailure(error.message)
             }
             printKey(key, name: name, prefix: prefix, buckets: buckets, json: json)
         }
@@ -59,7 +59,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try StorageFactory.openPolicyStore(settings: try common.settings())
-            guard try await store.removeTenant(named: name) else { throw ValidationError("no tenant named \(name)") }
+            guard try await store.removeTenant(named: name) else { throw CommandFailure("no tenant named \(name)") }
             print("removed tenant \(name)")
         }
     }
@@ -74,7 +74,7 @@ struct TenantCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try StorageFactory.openPolicyStore(settings: try common.settings())
             guard let tenant = try await store.tenants().first(where: { $0.name == name }) else {
-                throw ValidationError("no tenant named \(name)")
+                throw CommandFailure("no tenant named \(name)")
             }
             let key = AccessKeyRecord.generate(tenant: name, now: Date())
             try await store.replaceKeys(ofTenant: name, with: key)
