@@ -105,7 +105,7 @@ def test_config_rule_overrides_the_default_selfie_rule(cfg):
     ("docs/bob/a.pdf", "application/pdf", True),
     ("docs/bob/a.pdf", "text/html", False),            # `docs/{owner}/*.pdf` matches: pdf only
     ("docs/bob/sub/a.pdf", "text/html", True),         # `*` does not cross a segment: default `**`
-    ("docs//a.pdf", "text/html", True),                # `{owner}` needs a non-empty segment
+    ("docs//a.pdf", "text/html", False),               # `{owner}` captures the empty segment: pdf only
     ("docs/bob/a.pdf.txt", "text/html", True),         # `*.pdf` must end in .pdf
 ])
 def test_config_globs(cfg, key, ctype, ok):

@@ -5,6 +5,8 @@ import Integrity
 extension HTTPField.Name {
     static let contentMD5 = HTTPField.Name("Content-MD5")!
     static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
+    /// Set by ``ExpectContinueHandler`` only: the ticket of an owed `100 Continue`.
+    static let mediagateContinue = HTTPField.Name("x-mediagate-continue")!
     static let amzBucketRegion = HTTPField.Name("x-amz-bucket-region")!
     static let amzChecksumAlgorithm = HTTPField.Name("x-amz-checksum-algorithm")!
     static let amzChecksumMode = HTTPField.Name("x-amz-checksum-mode")!

@@ -12,7 +12,7 @@ import SigV4
 
 /// Who called the control API.
 enum ControlCaller {
-    /// The admin token (or root's signature): every tenant; URLs are signed with root's pair.
+    /// The admin token: every tenant; URLs are signed with root's pair.
     case admin
     /// A tenant's signature: that tenant only; URLs are signed with the tenant's pair.
     case tenant(TenantIdentity, secret: String)
@@ -149,8 +149,10 @@ extension S3Gateway {
             throw ControlError.invalid("Control requests take a plain JSON body, not aws-chunked.")
         }
         switch credential.principal {
-        case .root: return .admin
         case .tenant(let identity): return .tenant(identity, secret: credential.secretAccessKey)
+        case .root:
+            // SPEC §5: the admin token or a tenant's signature; root's S3 key is neither.
+            throw ControlError(status: .forbidden, code: "AccessDenied", message: "The control API takes the admin token or a tenant's signature.")
         case .anonymous: throw ControlError.unauthorized
         }
     }

@@ -25,6 +25,7 @@ public struct S3Gateway: HTTPResponder {
     let policyStore: any PolicyStore
     let control: ControlAccess?
     let uploadURLLimiter: RateLimiter
+    let continueRegistry: ContinueRegistry?
     let metrics: GatewayMetrics
     let logger: Logger
     let readiness: @Sendable () async -> Bool
@@ -34,11 +35,13 @@ public struct S3Gateway: HTTPResponder {
     ///   - policyStore: tenants, consents and share links.
     ///   - control: the admin token and root pair for the control API (`/_mediagate/v1`); without
     ///     it only health, readiness and metrics answer.
+    ///   - continueRegistry: shared with the connections' ``ExpectContinueHandler``s, so that
+    ///     `100 Continue` is sent when the body is first read.
     ///   - readiness: answers `/_mediagate/ready`; true once dependencies respond.
     public init(
         configuration: GatewayConfiguration, store: any ObjectStore, credentials: any CredentialProvider,
         policyStore: any PolicyStore = InMemoryPolicyStore(), control: ControlAccess? = nil,
-        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
+        continueRegistry: ContinueRegistry? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
         readiness: @escaping @Sendable () async -> Bool = { true }
     ) {
         self.configuration = configuration
@@ -51,6 +54,7 @@ public struct S3Gateway: HTTPResponder {
         self.policyStore = policyStore
         self.control = control
         self.uploadURLLimiter = RateLimiter(limit: configuration.uploadURLsPerMinute, window: .seconds(60))
+        self.continueRegistry = continueRegistry
         self.metrics = metrics
         self.logger = logger
         self.readiness = readiness
@@ -58,6 +62,12 @@ public struct S3Gateway: HTTPResponder {
 
     public func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
+        var request = request
+        if let ticket = request.headers[.mediagateContinue], let registry = continueRegistry {
+            // `100 Continue` goes out when a handler first reads the body, after every check
+            // that needs no body.
+            request.body = RequestBody(asyncSequence: SignalingBody(base: request.body, onFirstRead: { registry.redeem(ticket) }))
+        }
         let requestID = RequestID.make()
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(requestID)"

@@ -85,14 +85,16 @@ struct ServeCommand: AsyncParsableCommand {
         try gatewayConfiguration.validate()
         try await TenantCommand.seed(policyConfiguration.tenants, into: backends.policy, logger: logger)
 
+        let continueRegistry = ContinueRegistry()
         let root = SigV4Credentials(accessKeyID: secrets.rootAccessKey, secretAccessKey: secrets.rootSecretKey)
         let gateway = S3Gateway(
             configuration: gatewayConfiguration, store: backends.objects,
             credentials: DirectoryCredentialProvider(root: root, store: backends.policy),
-            policyStore: backends.policy, control: ControlAccess(adminToken: secrets.adminToken, root: root), logger: logger)
+            policyStore: backends.policy, control: ControlAccess(adminToken: secrets.adminToken, root: root),
+            continueRegistry: continueRegistry, logger: logger)
         let (host, port) = try settings.listenAddress()
         let http1 = HTTPServerBuilder.http1(
-            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(300)))
+            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(registry: continueRegistry)], idleTimeout: .seconds(300)))
         let server: HTTPServerBuilder
         if let cert = settings.tlsCert, let key = settings.tlsKey {
             let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
