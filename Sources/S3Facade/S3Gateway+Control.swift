@@ -83,8 +83,12 @@ extension S3Gateway {
             }
             return decoded
         }
+        // Credentials first: an unauthenticated caller does not get its body read.
+        let (caller, payload) = try await controlCaller(request, rawPath: rawPath, rawQuery: rawQuery, control: control)
         let body = try await collectControlBody(request)
-        let caller = try await controlCaller(request, rawPath: rawPath, rawQuery: rawQuery, body: body, control: control)
+        if case .sha256(let expected) = payload, Hex.encode(SHA256.hash(data: body)) != expected.lowercased() {
+            throw ControlError(status: .badRequest, code: "XAmzContentSHA256Mismatch", message: "The body does not match x-amz-content-sha256.")
+        }
         switch (request.method, segments.first ?? "", segments.count) {
         case (.post, "tenants", 1):
             return try await createTenant(caller: caller, body: body)
@@ -118,12 +122,13 @@ extension S3Gateway {
     }
 
     /// Authenticates a control request: the admin bearer token, or a SigV4 header signature.
-    private func controlCaller(_ request: Request, rawPath: Substring, rawQuery: Substring, body: [UInt8], control: ControlAccess) async throws -> ControlCaller {
+    /// - Returns: the caller, and how a signed request's body must hash.
+    private func controlCaller(_ request: Request, rawPath: Substring, rawQuery: Substring, control: ControlAccess) async throws -> (ControlCaller, SigV4PayloadMode) {
         guard let authorization = request.headers[.authorization] else { throw ControlError.unauthorized }
         if authorization.hasPrefix("Bearer ") {
             let token = authorization.dropFirst("Bearer ".count).trimmingCharacters(in: .whitespaces)
             guard ConstantTime.equals(token, control.adminToken) else { throw ControlError.unauthorized }
-            return .admin
+            return (.admin, .unsigned)
         }
         let sigRequest = sigV4Request(request, rawPath: rawPath, rawQuery: rawQuery)
         let auth: SigV4Authenticated
@@ -140,16 +145,12 @@ extension S3Gateway {
             throw ControlError(status: .unauthorized, code: "Unauthorized", message: error.message)
         }
         switch auth.payload {
-        case .sha256(let expected):
-            guard Hex.encode(SHA256.hash(data: body)) == expected.lowercased() else {
-                throw ControlError(status: .badRequest, code: "XAmzContentSHA256Mismatch", message: "The body does not match x-amz-content-sha256.")
-            }
-        case .unsigned: break
+        case .sha256, .unsigned: break
         case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer:
             throw ControlError.invalid("Control requests take a plain JSON body, not aws-chunked.")
         }
         switch credential.principal {
-        case .tenant(let identity): return .tenant(identity, secret: credential.secretAccessKey)
+        case .tenant(let identity): return (.tenant(identity, secret: credential.secretAccessKey), auth.payload)
         case .root:
             // SPEC §5: the admin token or a tenant's signature; root's S3 key is neither.
             throw ControlError(status: .forbidden, code: "AccessDenied", message: "The control API takes the admin token or a tenant's signature.")

@@ -14,14 +14,14 @@ extension S3Gateway {
     func createUploadURL(caller: ControlCaller, control: ControlAccess, request: Request, body: [UInt8], logger: Logger) async throws -> Response {
         let input = try ControlJSON.decode(UploadURLBody.self, from: body)
         let tenants = try await policyStore.tenants().map(\.scope)
+        let grant = try await authorize(
+            principal(of: caller, control: control), .writeObject, bucket: input.bucket, key: input.key, tenants: tenants,
+            presigned: nil, logger: logger, operation: "CreateUploadURL")
         let classification = policy.classify(key: input.key, tenants: tenants)
         let expires = input.expiresInSeconds ?? min(600, classification.rule.presignMaxPUT)
         guard (1...classification.rule.presignMaxPUT).contains(expires) else {
             throw ControlError.invalid("expiresInSeconds must be 1...\(classification.rule.presignMaxPUT) for this key.")
         }
-        let grant = try await authorize(
-            principal(of: caller, control: control), .writeObject, bucket: input.bucket, key: input.key, tenants: tenants,
-            presigned: nil, logger: logger, operation: "CreateUploadURL")
         do {
             try screenDeclared(grant, contentType: input.contentType, length: input.contentLength)
         } catch let refusal as ContentRefusal {
@@ -46,14 +46,14 @@ extension S3Gateway {
     func createDownloadURL(caller: ControlCaller, control: ControlAccess, request: Request, body: [UInt8], logger: Logger) async throws -> Response {
         let input = try ControlJSON.decode(DownloadURLBody.self, from: body)
         let tenants = try await policyStore.tenants().map(\.scope)
+        _ = try await authorize(
+            principal(of: caller, control: control), .readObject, bucket: input.bucket, key: input.key, tenants: tenants,
+            presigned: nil, logger: logger, operation: "CreateDownloadURL")
         let rule = policy.classify(key: input.key, tenants: tenants).rule
         let expires = input.expiresInSeconds ?? min(900, rule.presignMaxGET)
         guard (1...rule.presignMaxGET).contains(expires) else {
             throw ControlError.invalid("expiresInSeconds must be 1...\(rule.presignMaxGET) for this key.")
         }
-        _ = try await authorize(
-            principal(of: caller, control: control), .readObject, bucket: input.bucket, key: input.key, tenants: tenants,
-            presigned: nil, logger: logger, operation: "CreateDownloadURL")
         let url = signer(for: caller, control: control).presignedURL(
             method: "GET", scheme: configuration.scheme, host: publicHost(request), bucket: input.bucket, key: input.key,
             expires: expires, date: Date())
@@ -120,8 +120,11 @@ extension S3Gateway {
             let grant = try await authorize(
                 principal, .readObject, bucket: link.bucket, key: link.key, tenants: tenants, presigned: nil,
                 logger: logger, operation: "ShareLink")
+            // Response overrides (`response-content-type=…`) are for signed requests only: a
+            // link's visitor must not choose how the object is served.
+            let query = try S3RequestLine.parseQuery(rawQuery).filter { !$0.name.hasPrefix("response-") }
             let line = S3RequestLine(
-                method: request.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(rawQuery),
+                method: request.method.rawValue, rawPath: String(rawPath), query: query,
                 host: request.head.authority, copySource: nil)
             // A share link carries no signature; the read below uses only the request's headers and query.
             let auth = SigV4Authenticated(accessKeyID: "", payload: .unsigned, kind: .header, requestDate: Date(), chunkContext: nil)
