@@ -75,7 +75,11 @@ let package = Package(
             dependencies: ["Storage", "PolicyStore", "Policy", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "VariantEngine", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
+        // libvips: a system library and a small C target of fixed-arity wrappers; only
+        // VariantEngine imports them.
+        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
+        .target(name: "CVipsShim", dependencies: ["CVips"]),
+        .target(name: "VariantEngine", dependencies: ["CVipsShim", "GatewayCore"], swiftSettings: swiftSettings),
 
         // HTTP: the only module that knows HTTP.
         .target(
@@ -116,6 +120,7 @@ let package = Package(
         .testTarget(
             name: "PolicyStoreTests", dependencies: ["PolicyStore", "Policy", "SQLiteMetadata"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrityTests", dependencies: ["Integrity"], swiftSettings: swiftSettings),
+        .testTarget(name: "VariantEngineTests", dependencies: ["VariantEngine"], swiftSettings: swiftSettings),
         .testTarget(name: "S3XMLTests", dependencies: ["S3XML"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",

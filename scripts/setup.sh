@@ -14,6 +14,8 @@ if [ "${1:-}" = "--build-only" ]; then BUILD_ONLY=1; fi
 APT_PACKAGES=(
   # build dependencies of the Swift package
   libsqlite3-dev libssl-dev libxml2-dev libvips-dev libisal-dev
+  # the watermark text font (libvips renders text with pango + fontconfig)
+  fonts-dejavu-core
 )
 if [ $BUILD_ONLY -eq 0 ]; then
   # black-box test tools (conformance/)

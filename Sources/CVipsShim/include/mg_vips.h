@@ -1,0 +1,67 @@
+// mediagate's fixed-arity wrappers over libvips (Swift cannot call C variadic functions).
+// Images are opaque pointers: Swift never sees a libvips type. Every function that returns an
+// image returns a new reference (release it with mg_vips_release) or NULL on failure; after a
+// failure, read the error text with mg_vips_take_error at once (libvips keeps it per process).
+#ifndef MG_VIPS_H
+#define MG_VIPS_H
+
+#include <stddef.h>
+
+/// What a header-only load tells about an encoded image.
+typedef struct {
+    int width;
+    int height;
+    /// Frames or pages (1 for a still image).
+    int pages;
+    /// EXIF orientation 1...8 (1 when absent).
+    int orientation;
+    int bands;
+    /// Whether an ICC profile is embedded.
+    int has_icc;
+    /// The loader libvips chose (e.g. "jpegload_buffer").
+    char loader[48];
+    /// The interpretation, e.g. "srgb", "cmyk", "b-w".
+    char interpretation[24];
+} mg_vips_header;
+
+/// Output formats of mg_vips_save.
+typedef enum {
+    MG_VIPS_JPEG = 0,
+    MG_VIPS_WEBP = 1,
+    MG_VIPS_AVIF = 2,
+    MG_VIPS_PNG = 3
+} mg_vips_format;
+
+/// Starts libvips once per process: operation cache off, one worker thread per image,
+/// untrusted loaders (svg, pdf, magick, jxl, jp2k, …) blocked. Returns 0 on success.
+int mg_vips_start(void);
+
+/// Reads only the header of an encoded image. Returns 0 on success.
+int mg_vips_read_header(const void *buffer, size_t length, mg_vips_header *header);
+
+/// Decodes page 0 of an encoded image, shrunk to fit width x height (never enlarged), with the
+/// EXIF orientation applied and the colours converted to sRGB (through the embedded profile, or
+/// the built-in CMYK one). A truncated input fails, at the latest when the image is saved.
+void *mg_vips_thumbnail(const void *buffer, size_t length, int width, int height);
+
+/// Draws `text` (UTF-8) in the lower right corner, white over a dark shadow, sized to the image.
+void *mg_vips_watermark(void *image, const char *text, const char *font);
+
+/// Encodes an image without any metadata (EXIF, XMP, IPTC, ICC), as 8-bit sRGB; JPEG output
+/// is flattened onto white. `effort` is used by AVIF (0 fastest ... 9) and WebP (0 ... 6).
+/// The bytes go to *output (free them with mg_vips_free). Returns 0 on success.
+int mg_vips_save(void *image, mg_vips_format format, int quality, int effort, void **output, size_t *output_length);
+
+/// The width and height of a decoded image.
+void mg_vips_size(void *image, int *width, int *height);
+
+/// Releases an image reference.
+void mg_vips_release(void *image);
+
+/// Frees bytes from mg_vips_save.
+void mg_vips_free(void *bytes);
+
+/// Copies libvips' error text into `text` (at most `size` bytes, NUL-terminated) and clears it.
+void mg_vips_take_error(char *text, size_t size);
+
+#endif
