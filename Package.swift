@@ -79,7 +79,15 @@ let package = Package(
         // VariantEngine imports them.
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
         .target(name: "CVipsShim", dependencies: ["CVips"]),
-        .target(name: "VariantEngine", dependencies: ["CVipsShim", "GatewayCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "VariantEngine",
+            dependencies: [
+                "CVipsShim", "GatewayCore", "Storage", "Integrity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // HTTP: the only module that knows HTTP.
         .target(
@@ -102,6 +110,7 @@ let package = Package(
             name: "mediagate",
             dependencies: [
                 "S3Facade", "DiskStorage", "SQLiteMetadata", "SigV4", "GatewayCore", "Storage", "Policy", "PolicyStore",
+                "VariantEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

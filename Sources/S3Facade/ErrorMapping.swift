@@ -1,5 +1,6 @@
 import Logging
 import Policy
+import VariantEngine
 import S3XML
 import SigV4
 import Storage
@@ -19,6 +20,14 @@ enum ErrorMapping {
             return map(error)
         case let error as ContentRefusal:
             return map(error)
+        case let error as VariantError:
+            // libvips' text can name internals: log it, send a fixed message.
+            logger.info("variant not derived", metadata: ["reason": "\(error.detail)"])
+            switch error.code {
+            case .invalidImage: return S3Error(.invalidImage, "The source image cannot be decoded.")
+            case .imageTooLarge: return S3Error(.imageTooLarge, "The source image exceeds the size or pixel limits.")
+            case .busy: return S3Error(.slowDown, "Please reduce your request rate.")
+            }
         case let error as XMLParseError:
             logger.debug("malformed XML", metadata: ["reason": "\(error)"])
             return S3Error(.malformedXML, "The XML you provided was not well-formed or did not validate against our published schema.")

@@ -21,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
     public var shareLinkDefaultTTL: Int = 86_400
     /// Longest lifetime of a share link (seconds).
     public var shareLinkMaxTTL: Int = 604_800
+    /// The text of watermarked variants; nil: `© <owning tenant name>`.
+    public var watermarkText: String?
     /// The scheme clients reach the gateway with (`http` or `https`), for URLs the control API
     /// hands out.
     public var scheme: String = "http"

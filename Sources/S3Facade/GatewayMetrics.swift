@@ -1,4 +1,5 @@
 import Prometheus
+import VariantEngine
 
 /// The gateway's Prometheus metrics, owned by one gateway instance (no global registry).
 public final class GatewayMetrics: Sendable {
@@ -26,6 +27,21 @@ public final class GatewayMetrics: Sendable {
             buckets: Self.buckets,
             help: "Time from request head to response head."
         ).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// Callbacks for a ``VariantService`` that count into these metrics.
+    public var variantEvents: VariantEvents {
+        VariantEvents(
+            derived: { [registry] duration in
+                registry.makeCounter(name: "mediagate_variant_derivations_total", labels: [], help: "Image variants derived from a source.").increment()
+                registry.makeDurationHistogram(
+                    name: "mediagate_variant_derivation_seconds", labels: [], buckets: Self.buckets,
+                    help: "Time to derive one variant (decode, resize, encode), queue wait excluded."
+                ).recordNanoseconds(duration.nanoseconds)
+            },
+            cacheHit: { [registry] in
+                registry.makeCounter(name: "mediagate_variant_cache_hits_total", labels: [], help: "Variant reads served from a stored variant.").increment()
+            })
     }
 
     /// The Prometheus text exposition.

@@ -16,6 +16,8 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
         case internalError = "InternalError"
         case invalidAccessKeyId = "InvalidAccessKeyId"
         case invalidArgument = "InvalidArgument"
+        case invalidImage = "InvalidImage"
+        case imageTooLarge = "ImageTooLarge"
         case invalidBucketName = "InvalidBucketName"
         case invalidDigest = "InvalidDigest"
         case invalidPart = "InvalidPart"

@@ -24,6 +24,7 @@ extension S3Gateway {
                 bucket: bucket, key: key, attributes: attributes, precondition: precondition, origin: .client,
                 body: body)
         }
+        await sourceChanged(bucket: bucket, key: key)
         var out = HTTPFields()
         out[.eTag] = "\"\(info.etag)\""
         Self.addChecksum(info.checksum, to: &out)
@@ -33,7 +34,12 @@ extension S3Gateway {
     func getObject(_ call: Call, _ grant: Grant) async throws -> Response {
         let (bucket, key) = try objectAddress(grant)
         let headers = call.request.headers
-        let reader = try await withObjectErrors(bucket: bucket, key: key) { try await store.openObject(bucket: bucket, key: key) }
+        let reader = try await withObjectErrors(bucket: bucket, key: key) {
+            if let variants, let variant = try await variants.open(bucket: bucket, key: key, watermark: watermarkText(grant)) {
+                return variant
+            }
+            return try await store.openObject(bucket: bucket, key: key)
+        }
         let info = reader.info
         if let failure = ReadConditions(headers: headers).evaluate(etag: info.etag, lastModified: info.lastModified) {
             if failure.code == .notModified {
@@ -95,6 +101,7 @@ extension S3Gateway {
     func deleteObject(_ call: Call, _ grant: Grant) async throws -> Response {
         let (bucket, key) = try objectAddress(grant)
         try await withObjectErrors(bucket: bucket, key: key) { try await store.deleteObject(bucket: bucket, key: key) }
+        await sourceChanged(bucket: bucket, key: key)
         return Response(status: .noContent)
     }
 
@@ -133,6 +140,7 @@ extension S3Gateway {
                 bucket: bucket, key: key, attributes: checkedAttributes, precondition: try Self.writePrecondition(headers),
                 origin: .client, body: body)
         }
+        await sourceChanged(bucket: bucket, key: key)
         var xml = XMLWriter()
         xml.open("CopyObjectResult", attributes: s3Namespace)
         xml.element("LastModified", HTTPDate.iso8601(info.lastModified))
@@ -162,6 +170,7 @@ extension S3Gateway {
             do {
                 let entry = try await authorize(call, .deleteObject, bucket: bucket, key: object.key)
                 try await store.deleteObject(bucket: bucket, key: entry.resource.key ?? "")
+                await sourceChanged(bucket: bucket, key: object.key)
                 if !document.quiet {
                     xml.open("Deleted")
                     xml.element("Key", object.key)
@@ -181,6 +190,18 @@ extension S3Gateway {
     }
 
     // MARK: Helpers
+
+    /// After a write or delete: a changed source's derived variants go (reads never serve them
+    /// anyway, since each variant records the ETag of the source it was made from).
+    func sourceChanged(bucket: String, key: String) async {
+        await variants?.invalidate(bucket: bucket, sourceKey: key)
+    }
+
+    /// The watermark text for a key: the configured text, else `© <owning tenant>`.
+    func watermarkText(_ grant: Grant) -> String {
+        if let text = configuration.watermarkText { return text }
+        return "© " + (grant.classification?.owner?.name ?? "mediagate")
+    }
 
     func objectAddress(_ grant: Grant) throws -> (String, String) {
         guard let bucket = grant.resource.bucket, let key = grant.resource.key else {

@@ -9,6 +9,7 @@ import PolicyStore
 import S3XML
 import SigV4
 import Storage
+import VariantEngine
 
 /// The HTTP entry point: S3 on every path, the control API under `/_mediagate/`.
 ///
@@ -26,6 +27,7 @@ public struct S3Gateway: HTTPResponder {
     let control: ControlAccess?
     let uploadURLLimiter: RateLimiter
     let continueRegistry: ContinueRegistry?
+    let variants: VariantService?
     let metrics: GatewayMetrics
     let logger: Logger
     let readiness: @Sendable () async -> Bool
@@ -37,11 +39,12 @@ public struct S3Gateway: HTTPResponder {
     ///     it only health, readiness and metrics answer.
     ///   - continueRegistry: shared with the connections' ``ExpectContinueHandler``s, so that
     ///     `100 Continue` is sent when the body is first read.
+    ///   - variants: derives image variants on first read (SPEC §6); nil: variant keys are plain keys.
     ///   - readiness: answers `/_mediagate/ready`; true once dependencies respond.
     public init(
         configuration: GatewayConfiguration, store: any ObjectStore, credentials: any CredentialProvider,
         policyStore: any PolicyStore = InMemoryPolicyStore(), control: ControlAccess? = nil,
-        continueRegistry: ContinueRegistry? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
+        continueRegistry: ContinueRegistry? = nil, variants: VariantService? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
         readiness: @escaping @Sendable () async -> Bool = { true }
     ) {
         self.configuration = configuration
@@ -55,6 +58,7 @@ public struct S3Gateway: HTTPResponder {
         self.control = control
         self.uploadURLLimiter = RateLimiter(limit: configuration.uploadURLsPerMinute, window: .seconds(60))
         self.continueRegistry = continueRegistry
+        self.variants = variants
         self.metrics = metrics
         self.logger = logger
         self.readiness = readiness

@@ -12,6 +12,7 @@ import SQLiteMetadata
 import PolicyStore
 import SigV4
 import Storage
+import VariantEngine
 
 /// `mediagate serve`: runs the gateway.
 struct ServeCommand: AsyncParsableCommand {
@@ -86,12 +87,15 @@ struct ServeCommand: AsyncParsableCommand {
         try await TenantCommand.seed(policyConfiguration.tenants, into: backends.policy, logger: logger)
 
         let continueRegistry = ContinueRegistry()
+        let metrics = GatewayMetrics()
+        let workers = VariantWorkers()
+        let variants = VariantService(store: backends.objects, workers: workers, events: metrics.variantEvents)
         let root = SigV4Credentials(accessKeyID: secrets.rootAccessKey, secretAccessKey: secrets.rootSecretKey)
         let gateway = S3Gateway(
             configuration: gatewayConfiguration, store: backends.objects,
             credentials: DirectoryCredentialProvider(root: root, store: backends.policy),
             policyStore: backends.policy, control: ControlAccess(adminToken: secrets.adminToken, root: root),
-            continueRegistry: continueRegistry, logger: logger)
+            continueRegistry: continueRegistry, variants: variants, metrics: metrics, logger: logger)
         let (host, port) = try settings.listenAddress()
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(registry: continueRegistry)], idleTimeout: .seconds(300)))
@@ -117,5 +121,6 @@ struct ServeCommand: AsyncParsableCommand {
             logger: logger
         )
         try await app.runService()
+        try await workers.shutdown()
     }
 }

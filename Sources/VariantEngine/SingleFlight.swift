@@ -1,0 +1,14 @@
+/// Runs one job per key at a time: callers that ask for a key already running wait for the same
+/// result instead of running the job again.
+actor SingleFlight<Value: Sendable> {
+    private var running: [String: Task<Value, any Error>] = [:]
+
+    /// The value of `job` for `key`, shared with concurrent callers of the same key.
+    func run(_ key: String, _ job: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        if let task = running[key] { return try await task.value }
+        let task = Task { try await job() }
+        running[key] = task
+        defer { running[key] = nil }
+        return try await task.value
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Integrity
+import NIOCore
+import Storage
+
+/// What the service reports, for metrics.
+public struct VariantEvents: Sendable {
+    /// A variant was derived and stored; with how long deriving took.
+    public var derived: @Sendable (Duration) -> Void
+    /// A stored variant was served.
+    public var cacheHit: @Sendable () -> Void
+
+    /// Creates the callbacks.
+    public init(derived: @escaping @Sendable (Duration) -> Void = { _ in }, cacheHit: @escaping @Sendable () -> Void = {}) {
+        self.derived = derived
+        self.cacheHit = cacheHit
+    }
+}
+
+/// Variants on first read (SPEC §6): finds the source of a variant key, derives the variant once
+/// (concurrent first reads share one derivation), stores it as an ordinary object marked as
+/// derived from the source's ETag, and serves it; later reads serve the stored object while it
+/// was made from the current source.
+public final class VariantService: Sendable {
+    let store: any ObjectStore
+    let pipeline: VariantPipeline
+    let workers: VariantWorkers
+    /// The presets variant keys may name.
+    public let presets: [VariantPreset]
+    let events: VariantEvents
+    private let flights = SingleFlight<Void>()
+
+    /// Creates the service.
+    public init(store: any ObjectStore, pipeline: VariantPipeline = VariantPipeline(), workers: VariantWorkers,
+                presets: [VariantPreset] = VariantPreset.defaults, events: VariantEvents = VariantEvents()) {
+        self.store = store
+        self.pipeline = pipeline
+        self.workers = workers
+        self.presets = presets
+        self.events = events
+    }
+
+    /// Whether a key is a variant key.
+    public func isVariant(_ key: String) -> Bool {
+        VariantAddress.parse(key, presets: presets) != nil
+    }
+
+    /// Opens a variant key: the client's own object when one was uploaded there, else a variant
+    /// of the current source, derived now if needed. Nil when the key is not a variant key.
+    /// - Parameter watermark: the text of watermarked presets.
+    /// - Throws: `StorageError` `.noSuchKey` when the source is missing; ``VariantError`` for a
+    ///   source that cannot be derived from or when the queue is full; storage errors.
+    public func open(bucket: String, key: String, watermark: String) async throws -> (any ObjectReader)? {
+        guard let address = VariantAddress.parse(key, presets: presets) else { return nil }
+        for _ in 0..<4 {
+            let existing = try await store.headObject(bucket: bucket, key: key)
+            if let existing, existing.origin == .client {
+                // A client's own object at a variant key is never replaced.
+                return try await store.openObject(bucket: bucket, key: key)
+            }
+            guard let source = try await findSource(bucket: bucket, directory: address.directory) else {
+                throw StorageError(.noSuchKey, key)
+            }
+            if let existing, existing.origin == .derived(sourceETag: source.etag) {
+                let reader = try await store.openObject(bucket: bucket, key: key)
+                if reader.info.origin == .derived(sourceETag: source.etag) {
+                    events.cacheHit()
+                    return reader
+                }
+                continue
+            }
+            let precondition: WritePrecondition = existing.map { .ifMatch(etag: $0.etag) } ?? .ifAbsent
+            try await flights.run("\(bucket)\u{0}\(key)\u{0}\(source.etag)") {
+                try await self.derive(bucket: bucket, address: address, source: source, precondition: precondition, watermark: watermark)
+            }
+            // Serve what is stored now, if it is still a variant of the current source.
+            let reader = try await store.openObject(bucket: bucket, key: key)
+            let current = try await findSource(bucket: bucket, directory: address.directory)
+            if reader.info.origin == .client { return reader }
+            if let current, reader.info.origin == .derived(sourceETag: current.etag) { return reader }
+        }
+        throw VariantError(.busy, "the source of \(key) kept changing")
+    }
+
+    /// Removes the derived variants of a source after it was overwritten or deleted. Objects a
+    /// client uploaded at variant keys stay.
+    public func invalidate(bucket: String, sourceKey: String) async {
+        guard let directory = VariantAddress.sourceDirectory(of: sourceKey) else { return }
+        for key in VariantAddress.variantKeys(in: directory, presets: presets) {
+            guard let info = try? await store.headObject(bucket: bucket, key: key), case .derived = info.origin else { continue }
+            _ = try? await store.deleteObject(bucket: bucket, key: key)
+        }
+    }
+
+    /// The source of a directory: `original.<ext>`, first extension found in SPEC order.
+    func findSource(bucket: String, directory: String) async throws -> ObjectInfo? {
+        let page = try await store.listObjects(bucket: bucket, query: ListQuery(prefix: directory + "original.", maxKeys: 32))
+        for ext in VariantAddress.sourceExtensions {
+            if let info = page.objects.first(where: { $0.key == directory + "original." + ext }) { return info }
+        }
+        return nil
+    }
+
+    private func derive(bucket: String, address: VariantAddress, source: ObjectInfo, precondition: WritePrecondition, watermark: String) async throws {
+        guard source.size <= Int64(pipeline.limits.maxBytes) else {
+            throw VariantError(.imageTooLarge, "source has \(source.size) bytes, over \(pipeline.limits.maxBytes)")
+        }
+        let reader = try await store.openObject(bucket: bucket, key: source.key)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(reader.info.size))
+        for try await buffer in reader.read(range: nil) {
+            bytes.append(contentsOf: buffer.readableBytesView)
+            guard bytes.count <= pipeline.limits.maxBytes else { throw VariantError(.imageTooLarge, "source grew past the limit") }
+        }
+        let sourceETag = reader.info.etag
+        let started = ContinuousClock.now
+        let pipeline = self.pipeline
+        let input = bytes
+        let image = try await workers.run { () throws(VariantError) -> DerivedImage in
+            try pipeline.derive(source: input, preset: address.preset, format: address.format, watermark: watermark)
+        }
+        events.derived(ContinuousClock.now - started)
+        var attributes = ObjectAttributes(contentType: address.format.contentType)
+        attributes.cacheControl = "public, max-age=31536000, immutable"
+        let digest = UploadDigest(md5Hex: Self.md5Hex(image.bytes), checksum: nil)
+        let body = UploadBody(chunks: ByteStream.buffers([ByteBuffer(bytes: image.bytes)]), finish: { digest })
+        do {
+            _ = try await store.putObject(
+                bucket: bucket, key: address.key, attributes: attributes, precondition: precondition,
+                origin: .derived(sourceETag: sourceETag), body: body)
+        } catch let error as StorageError where error.code == .preconditionFailed {
+            // Someone else stored the key meanwhile (another derivation, or a client): the caller
+            // looks again.
+        }
+    }
+
+    static func md5Hex(_ bytes: [UInt8]) -> String {
+        MD5Hasher.hex(MD5Hasher.digest(bytes))
+    }
+}
