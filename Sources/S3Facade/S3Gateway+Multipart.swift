@@ -95,7 +95,7 @@ extension S3Gateway {
         let info = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID, parts: parts, precondition: precondition)
         }
-        await sourceChanged(bucket: bucket, key: key)
+        await sourceChanged(bucket: bucket, key: key, written: grant)
         var xml = XMLWriter()
         xml.open("CompleteMultipartUploadResult", attributes: s3Namespace)
         xml.element("Location", "/\(bucket)/\(PercentEncoding.encode(key, encodeSlash: false))")

@@ -24,7 +24,7 @@ extension S3Gateway {
                 bucket: bucket, key: key, attributes: attributes, precondition: precondition, origin: .client,
                 body: body)
         }
-        await sourceChanged(bucket: bucket, key: key)
+        await sourceChanged(bucket: bucket, key: key, written: grant)
         var out = HTTPFields()
         out[.eTag] = "\"\(info.etag)\""
         Self.addChecksum(info.checksum, to: &out)
@@ -140,7 +140,7 @@ extension S3Gateway {
                 bucket: bucket, key: key, attributes: checkedAttributes, precondition: try Self.writePrecondition(headers),
                 origin: .client, body: body)
         }
-        await sourceChanged(bucket: bucket, key: key)
+        await sourceChanged(bucket: bucket, key: key, written: write)
         var xml = XMLWriter()
         xml.open("CopyObjectResult", attributes: s3Namespace)
         xml.element("LastModified", HTTPDate.iso8601(info.lastModified))
@@ -193,8 +193,10 @@ extension S3Gateway {
 
     /// After a write or delete: a changed source's derived variants go (reads never serve them
     /// anyway, since each variant records the ETag of the source it was made from).
-    func sourceChanged(bucket: String, key: String) async {
-        await variants?.invalidate(bucket: bucket, sourceKey: key)
+    func sourceChanged(bucket: String, key: String, written grant: Grant? = nil) async {
+        guard let variants else { return }
+        await variants.invalidate(bucket: bucket, sourceKey: key)
+        if let grant { variants.prewarm(bucket: bucket, sourceKey: key, watermark: watermarkText(grant)) }
     }
 
     /// The watermark text for a key: the configured text, else `© <owning tenant>`.

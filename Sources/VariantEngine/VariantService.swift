@@ -28,15 +28,18 @@ public final class VariantService: Sendable {
     /// The presets variant keys may name.
     public let presets: [VariantPreset]
     let events: VariantEvents
+    /// Variant names (`thumb-400.jpg`) derived in the background after a source is written.
+    public let prewarm: [String]
     private let flights = SingleFlight<Void>()
 
     /// Creates the service.
     public init(store: any ObjectStore, pipeline: VariantPipeline = VariantPipeline(), workers: VariantWorkers,
-                presets: [VariantPreset] = VariantPreset.defaults, events: VariantEvents = VariantEvents()) {
+                presets: [VariantPreset] = VariantPreset.defaults, prewarm: [String] = [], events: VariantEvents = VariantEvents()) {
         self.store = store
         self.pipeline = pipeline
         self.workers = workers
         self.presets = presets
+        self.prewarm = prewarm
         self.events = events
     }
 
@@ -89,6 +92,18 @@ public final class VariantService: Sendable {
         for key in VariantAddress.variantKeys(in: directory, presets: presets) {
             guard let info = try? await store.headObject(bucket: bucket, key: key), case .derived = info.origin else { continue }
             _ = try? await store.deleteObject(bucket: bucket, key: key)
+        }
+    }
+
+    /// Derives the configured ``prewarm`` variants of a source that was just written, in the
+    /// background; failures are left for the first read to report.
+    public func prewarm(bucket: String, sourceKey: String, watermark: String) {
+        guard !prewarm.isEmpty, let directory = VariantAddress.sourceDirectory(of: sourceKey) else { return }
+        let names = prewarm
+        Task {
+            for name in names {
+                _ = try? await self.open(bucket: bucket, key: directory + name, watermark: watermark)
+            }
         }
     }
 

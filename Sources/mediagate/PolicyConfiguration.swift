@@ -1,6 +1,5 @@
 import Foundation
 import Policy
-import Yams
 
 /// The policy sections of the config file: `rules`, `tenants`, `rateLimits`, `shareLinks`.
 struct PolicyConfiguration {
@@ -24,7 +23,7 @@ struct PolicyConfiguration {
     static func load(_ path: String?) throws -> PolicyConfiguration {
         var result = PolicyConfiguration()
         guard let path else { return result }
-        guard let root = try Yams.load(yaml: try String(contentsOfFile: path, encoding: .utf8)) as? [String: Any] else { return result }
+        let root = try ConfigFile.sections(path)
         if let rules = root["rules"] {
             guard let list = rules as? [[String: Any]] else { throw SettingsError("rules in \(path) must be a list of mappings") }
             result.rules = try list.enumerated().map { index, entry in try rule(entry, where: "rules[\(index)] in \(path)") }
@@ -33,7 +32,7 @@ struct PolicyConfiguration {
             guard let list = tenants as? [[String: Any]] else { throw SettingsError("tenants in \(path) must be a list of mappings") }
             result.tenants = try list.enumerated().map { index, entry in
                 let place = "tenants[\(index)] in \(path)"
-                try refuseUnknown(entry, allowed: ["name", "prefix", "buckets", "accessKey", "secretKey"], where: place)
+                try ConfigFile.refuseUnknown(entry, allowed: ["name", "prefix", "buckets", "accessKey", "secretKey"], where: place)
                 guard let name = entry["name"] as? String, let prefix = entry["prefix"] as? String else {
                     throw SettingsError("\(place) needs name and prefix")
                 }
@@ -44,12 +43,12 @@ struct PolicyConfiguration {
         }
         if let limits = root["rateLimits"] {
             guard let map = limits as? [String: Any] else { throw SettingsError("rateLimits in \(path) must be a mapping") }
-            try refuseUnknown(map, allowed: ["uploadUrlsPerMinute"], where: "rateLimits in \(path)")
+            try ConfigFile.refuseUnknown(map, allowed: ["uploadUrlsPerMinute"], where: "rateLimits in \(path)")
             result.uploadURLsPerMinute = try integer(map["uploadUrlsPerMinute"], "rateLimits.uploadUrlsPerMinute")
         }
         if let links = root["shareLinks"] {
             guard let map = links as? [String: Any] else { throw SettingsError("shareLinks in \(path) must be a mapping") }
-            try refuseUnknown(map, allowed: ["maxTTL", "defaultTTL"], where: "shareLinks in \(path)")
+            try ConfigFile.refuseUnknown(map, allowed: ["maxTTL", "defaultTTL"], where: "shareLinks in \(path)")
             result.shareLinkMaxTTL = try integer(map["maxTTL"], "shareLinks.maxTTL")
             result.shareLinkDefaultTTL = try integer(map["defaultTTL"], "shareLinks.defaultTTL")
         }
@@ -57,7 +56,7 @@ struct PolicyConfiguration {
     }
 
     private static func rule(_ entry: [String: Any], where place: String) throws -> PolicyRule {
-        try refuseUnknown(entry, allowed: ["pattern", "consent", "contentTypes", "maxSize", "presignMaxTTL"], where: place)
+        try ConfigFile.refuseUnknown(entry, allowed: ["pattern", "consent", "contentTypes", "maxSize", "presignMaxTTL"], where: place)
         guard let patternText = entry["pattern"] as? String else { throw SettingsError("\(place) needs a pattern") }
         do {
             var rule = PolicyRule(pattern: try KeyPattern(patternText))
@@ -75,7 +74,7 @@ struct PolicyConfiguration {
             if let size = entry["maxSize"] { rule.maxSize = try byteSize(size, where: place) }
             if let ttl = entry["presignMaxTTL"] {
                 guard let map = ttl as? [String: Any] else { throw SettingsError("\(place): presignMaxTTL must be a mapping {GET, PUT}") }
-                try refuseUnknown(map, allowed: ["GET", "PUT"], where: "\(place) presignMaxTTL")
+                try ConfigFile.refuseUnknown(map, allowed: ["GET", "PUT"], where: "\(place) presignMaxTTL")
                 rule.presignMaxGET = try integer(map["GET"], "\(place) presignMaxTTL.GET") ?? rule.presignMaxGET
                 rule.presignMaxPUT = try integer(map["PUT"], "\(place) presignMaxTTL.PUT") ?? rule.presignMaxPUT
             }
@@ -105,11 +104,5 @@ struct PolicyConfiguration {
         guard let value else { return nil }
         guard let number = value as? Int else { throw SettingsError("\(name) must be a whole number") }
         return number
-    }
-
-    private static func refuseUnknown(_ map: [String: Any], allowed: Set<String>, where place: String) throws {
-        if let unknown = map.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw SettingsError("unknown key '\(unknown)' in \(place)")
-        }
     }
 }

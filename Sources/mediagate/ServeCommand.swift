@@ -88,8 +88,14 @@ struct ServeCommand: AsyncParsableCommand {
 
         let continueRegistry = ContinueRegistry()
         let metrics = GatewayMetrics()
-        let workers = VariantWorkers()
-        let variants = VariantService(store: backends.objects, workers: workers, events: metrics.variantEvents)
+        let variantConfiguration = try VariantConfiguration.load(settings.configFile)
+        gatewayConfiguration.watermarkText = variantConfiguration.watermarkText
+        let workers = VariantWorkers(threads: variantConfiguration.threads, queueBound: variantConfiguration.queueBound)
+        let variants = VariantService(
+            store: backends.objects,
+            pipeline: VariantPipeline(encoder: variantConfiguration.encoder, watermarkFont: variantConfiguration.watermarkFont),
+            workers: workers, presets: variantConfiguration.presets, prewarm: variantConfiguration.prewarm,
+            events: metrics.variantEvents)
         let root = SigV4Credentials(accessKeyID: secrets.rootAccessKey, secretAccessKey: secrets.rootSecretKey)
         let gateway = S3Gateway(
             configuration: gatewayConfiguration, store: backends.objects,
