@@ -212,3 +212,75 @@ void mg_vips_take_error(char *text, size_t size) {
     }
     vips_error_clear();
 }
+
+// Copies a string field (empty when absent).
+static void mg_copy_field(VipsImage *image, const char *name, char *out, size_t size) {
+    const char *value = NULL;
+    out[0] = '\0';
+    if (vips_image_get_typeof(image, name) != 0 && vips_image_get_string(image, name, &value) == 0 && value != NULL) {
+        snprintf(out, size, "%s", value);
+    }
+}
+
+int mg_vips_read_exif(const void *buffer, size_t length, mg_vips_exif *exif, void **icc, size_t *icc_length) {
+    *icc = NULL;
+    *icc_length = 0;
+    VipsImage *image = vips_image_new_from_buffer(buffer, length, "", "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+    if (image == NULL) {
+        return -1;
+    }
+    memset(exif, 0, sizeof(*exif));
+    mg_copy_field(image, "exif-ifd2-DateTimeOriginal", exif->taken_at, sizeof(exif->taken_at));
+    if (exif->taken_at[0] == '\0') {
+        mg_copy_field(image, "exif-ifd0-DateTime", exif->taken_at, sizeof(exif->taken_at));
+    }
+    mg_copy_field(image, "exif-ifd2-OffsetTimeOriginal", exif->offset_time, sizeof(exif->offset_time));
+    mg_copy_field(image, "exif-ifd3-GPSLatitude", exif->gps_latitude, sizeof(exif->gps_latitude));
+    mg_copy_field(image, "exif-ifd3-GPSLatitudeRef", exif->gps_latitude_ref, sizeof(exif->gps_latitude_ref));
+    mg_copy_field(image, "exif-ifd3-GPSLongitude", exif->gps_longitude, sizeof(exif->gps_longitude));
+    mg_copy_field(image, "exif-ifd3-GPSLongitudeRef", exif->gps_longitude_ref, sizeof(exif->gps_longitude_ref));
+    const void *data = NULL;
+    size_t size = 0;
+    if (vips_image_get_typeof(image, VIPS_META_ICC_NAME) != 0 &&
+        vips_image_get_blob(image, VIPS_META_ICC_NAME, &data, &size) == 0 && size > 0) {
+        *icc = g_malloc(size);
+        memcpy(*icc, data, size);
+        *icc_length = size;
+    }
+    g_object_unref(image);
+    return 0;
+}
+
+int mg_vips_sample_pixels(const void *buffer, size_t length, int size, void **pixels, size_t *pixels_length, int *width, int *height) {
+    *pixels = NULL;
+    *pixels_length = 0;
+    VipsImage *thumb = mg_vips_thumbnail(buffer, length, size, size);
+    if (thumb == NULL) {
+        return -1;
+    }
+    VipsObject *scope = VIPS_OBJECT(vips_image_new());
+    VipsImage **t = (VipsImage **)vips_object_local_array(scope, 5);
+    int result = -1;
+    // Flatten transparency onto white, then 8-bit sRGB, three bands.
+    VipsImage *flat = thumb;
+    if (vips_image_hasalpha(thumb)) {
+        VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
+        int failed = vips_flatten(thumb, &t[0], "background", white, NULL);
+        vips_area_unref(VIPS_AREA(white));
+        if (failed) goto done;
+        flat = t[0];
+    }
+    if (mg_sane(flat, &t[1]) || vips_colourspace(t[1], &t[2], VIPS_INTERPRETATION_sRGB, NULL) ||
+        vips_cast(t[2], &t[3], VIPS_FORMAT_UCHAR, NULL) || vips_extract_band(t[3], &t[4], 0, "n", 3, NULL)) {
+        goto done;
+    }
+    *pixels = vips_image_write_to_memory(t[4], pixels_length);
+    if (*pixels == NULL) goto done;
+    *width = vips_image_get_width(t[4]);
+    *height = vips_image_get_height(t[4]);
+    result = 0;
+done:
+    g_object_unref(scope);
+    g_object_unref(thumb);
+    return result;
+}

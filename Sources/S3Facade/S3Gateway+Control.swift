@@ -77,18 +77,16 @@ extension S3Gateway {
 
     private func controlV1(path: String, rawPath: Substring, rawQuery: Substring, request: Request, logger: Logger) async throws -> Response {
         guard let control else { throw ControlError.notFound }
+        if path.hasPrefix("/_mediagate/v1/media/") {
+            return try await mediaRequest(path: path, rawPath: rawPath, rawQuery: rawQuery, request: request, control: control, logger: logger)
+        }
         let segments = try path.dropFirst("/_mediagate/v1/".count).split(separator: "/", omittingEmptySubsequences: false).map { segment in
             guard let decoded = PercentEncoding.decode(segment, plusAsSpace: false), !decoded.isEmpty else {
                 throw ControlError.invalid("Malformed path segment.")
             }
             return decoded
         }
-        // Credentials first: an unauthenticated caller does not get its body read.
-        let (caller, payload) = try await controlCaller(request, rawPath: rawPath, rawQuery: rawQuery, control: control)
-        let body = try await collectControlBody(request)
-        if case .sha256(let expected) = payload, Hex.encode(SHA256.hash(data: body)) != expected.lowercased() {
-            throw ControlError(status: .badRequest, code: "XAmzContentSHA256Mismatch", message: "The body does not match x-amz-content-sha256.")
-        }
+        let (caller, body) = try await authenticateControl(request, rawPath: rawPath, rawQuery: rawQuery, control: control)
         switch (request.method, segments.first ?? "", segments.count) {
         case (.post, "tenants", 1):
             return try await createTenant(caller: caller, body: body)
@@ -106,6 +104,17 @@ extension S3Gateway {
         default:
             throw ControlError.notFound
         }
+    }
+
+    /// Checks a control request's credentials, then reads its body (an unauthenticated caller
+    /// does not get its body read) and checks it against a signed payload hash.
+    func authenticateControl(_ request: Request, rawPath: Substring, rawQuery: Substring, control: ControlAccess) async throws -> (ControlCaller, [UInt8]) {
+        let (caller, payload) = try await controlCaller(request, rawPath: rawPath, rawQuery: rawQuery, control: control)
+        let body = try await collectControlBody(request)
+        if case .sha256(let expected) = payload, Hex.encode(SHA256.hash(data: body)) != expected.lowercased() {
+            throw ControlError(status: .badRequest, code: "XAmzContentSHA256Mismatch", message: "The body does not match x-amz-content-sha256.")
+        }
+        return (caller, body)
     }
 
     /// Reads a control request's JSON body (at most 64 KiB).

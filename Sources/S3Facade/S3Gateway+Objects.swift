@@ -7,6 +7,7 @@ import NIOCore
 import Policy
 import S3XML
 import Storage
+import VariantEngine
 
 extension S3Gateway {
     func putObject(_ call: Call, _ grant: Grant) async throws -> Response {
@@ -194,6 +195,8 @@ extension S3Gateway {
     /// After a write or delete: a changed source's derived variants go (reads never serve them
     /// anyway, since each variant records the ETag of the source it was made from).
     func sourceChanged(bucket: String, key: String, written grant: Grant? = nil) async {
+        guard VariantAddress.sourceDirectory(of: key) != nil else { return }
+        if let grant { mediaInfo?.computeLater(bucket: bucket, key: key) }
         guard let variants else { return }
         await variants.invalidate(bucket: bucket, sourceKey: key)
         if let grant { variants.prewarm(bucket: bucket, sourceKey: key, watermark: watermarkText(grant)) }

@@ -28,6 +28,7 @@ public struct S3Gateway: HTTPResponder {
     let uploadURLLimiter: RateLimiter
     let continueRegistry: ContinueRegistry?
     let variants: VariantService?
+    let mediaInfo: MediaInfoService?
     let metrics: GatewayMetrics
     let logger: Logger
     let readiness: @Sendable () async -> Bool
@@ -40,11 +41,12 @@ public struct S3Gateway: HTTPResponder {
     ///   - continueRegistry: shared with the connections' ``ExpectContinueHandler``s, so that
     ///     `100 Continue` is sent when the body is first read.
     ///   - variants: derives image variants on first read (SPEC §6); nil: variant keys are plain keys.
+    ///   - mediaInfo: answers `/_mediagate/v1/media/…`; nil: that endpoint is 404.
     ///   - readiness: answers `/_mediagate/ready`; true once dependencies respond.
     public init(
         configuration: GatewayConfiguration, store: any ObjectStore, credentials: any CredentialProvider,
         policyStore: any PolicyStore = InMemoryPolicyStore(), control: ControlAccess? = nil,
-        continueRegistry: ContinueRegistry? = nil, variants: VariantService? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
+        continueRegistry: ContinueRegistry? = nil, variants: VariantService? = nil, mediaInfo: MediaInfoService? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "mediagate"),
         readiness: @escaping @Sendable () async -> Bool = { true }
     ) {
         self.configuration = configuration
@@ -59,6 +61,7 @@ public struct S3Gateway: HTTPResponder {
         self.uploadURLLimiter = RateLimiter(limit: configuration.uploadURLsPerMinute, window: .seconds(60))
         self.continueRegistry = continueRegistry
         self.variants = variants
+        self.mediaInfo = mediaInfo
         self.metrics = metrics
         self.logger = logger
         self.readiness = readiness

@@ -101,7 +101,9 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: gatewayConfiguration, store: backends.objects,
             credentials: DirectoryCredentialProvider(root: root, store: backends.policy),
             policyStore: backends.policy, control: ControlAccess(adminToken: secrets.adminToken, root: root),
-            continueRegistry: continueRegistry, variants: variants, metrics: metrics, logger: logger)
+            continueRegistry: continueRegistry, variants: variants,
+            mediaInfo: MediaInfoService(store: backends.objects, records: backends.media, workers: workers),
+            metrics: metrics, logger: logger)
         let (host, port) = try settings.listenAddress()
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(registry: continueRegistry)], idleTimeout: .seconds(300)))

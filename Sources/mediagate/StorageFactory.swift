@@ -9,6 +9,7 @@ import Storage
 struct Backends {
     var objects: any ObjectStore
     var policy: any PolicyStore
+    var media: any MediaInfoStore
 }
 
 /// Builds the stores the settings name. The only place that names concrete stores.
@@ -24,7 +25,7 @@ enum StorageFactory {
         let index = try SQLiteObjectIndex(database: database)
         let root = URL(fileURLWithPath: settings.dataDir).appendingPathComponent("objects").path
         let objects = try await DiskObjectStore(root: root, index: index)
-        return Backends(objects: objects, policy: try SQLitePolicyStore(database: database))
+        return Backends(objects: objects, policy: try SQLitePolicyStore(database: database), media: try SQLiteMediaInfoStore(database: database))
     }
 
     /// The policy records alone, for admin commands (they work while a server runs: SQLite in

@@ -24,6 +24,17 @@ typedef struct {
     char interpretation[24];
 } mg_vips_header;
 
+/// EXIF fields of a source, as libvips reports them ("2023:07:14 09:41:27 (…)", "43/1 11/1
+/// 1248/25 (…)"); empty when absent.
+typedef struct {
+    char taken_at[64];
+    char offset_time[32];
+    char gps_latitude[96];
+    char gps_latitude_ref[32];
+    char gps_longitude[96];
+    char gps_longitude_ref[32];
+} mg_vips_exif;
+
 /// Output formats of mg_vips_save.
 typedef enum {
     MG_VIPS_JPEG = 0,
@@ -38,6 +49,14 @@ int mg_vips_start(void);
 
 /// Reads only the header of an encoded image. Returns 0 on success.
 int mg_vips_read_header(const void *buffer, size_t length, mg_vips_header *header);
+
+/// Reads EXIF fields and the embedded ICC profile (copied to *icc, free with mg_vips_free;
+/// NULL when none) from the header. Returns 0 on success.
+int mg_vips_read_exif(const void *buffer, size_t length, mg_vips_exif *exif, void **icc, size_t *icc_length);
+
+/// Decodes a small upright sRGB rendering (at most size x size) and copies its 8-bit RGB
+/// pixels to *pixels (free with mg_vips_free). Returns 0 on success.
+int mg_vips_sample_pixels(const void *buffer, size_t length, int size, void **pixels, size_t *pixels_length, int *width, int *height);
 
 /// Decodes page 0 of an encoded image, shrunk to fit width x height (never enlarged), with the
 /// EXIF orientation applied and the colours converted to sRGB (through the embedded profile, or
