@@ -64,17 +64,14 @@ int mg_vips_read_header(const void *buffer, size_t length, mg_vips_header *heade
     return 0;
 }
 
-void *mg_vips_thumbnail(const void *buffer, size_t length, int width, int height) {
+void *mg_vips_thumbnail(const void *buffer, size_t length, int width, int height, int through_profile) {
     VipsImage *out = NULL;
-    if (vips_thumbnail_buffer((void *)buffer, length, &out, width,
-                              "height", height,
-                              "size", VIPS_SIZE_DOWN,
-                              "export_profile", "srgb",
-                              "option_string", "fail_on=truncated",
-                              NULL)) {
-        return NULL;
-    }
-    return out;
+    int failed = through_profile
+        ? vips_thumbnail_buffer((void *)buffer, length, &out, width, "height", height, "size", VIPS_SIZE_DOWN,
+                                "export_profile", "srgb", "option_string", "fail_on=truncated", NULL)
+        : vips_thumbnail_buffer((void *)buffer, length, &out, width, "height", height, "size", VIPS_SIZE_DOWN,
+                                "option_string", "fail_on=truncated", NULL);
+    return failed ? NULL : out;
 }
 
 // A white or black RGBA layer whose alpha is `mask` scaled by `opacity`.
@@ -251,10 +248,10 @@ int mg_vips_read_exif(const void *buffer, size_t length, mg_vips_exif *exif, voi
     return 0;
 }
 
-int mg_vips_sample_pixels(const void *buffer, size_t length, int size, void **pixels, size_t *pixels_length, int *width, int *height) {
+int mg_vips_sample_pixels(const void *buffer, size_t length, int size, int through_profile, void **pixels, size_t *pixels_length, int *width, int *height) {
     *pixels = NULL;
     *pixels_length = 0;
-    VipsImage *thumb = mg_vips_thumbnail(buffer, length, size, size);
+    VipsImage *thumb = mg_vips_thumbnail(buffer, length, size, size, through_profile);
     if (thumb == NULL) {
         return -1;
     }

@@ -44,18 +44,18 @@ public struct MediaAnalyzer: Sendable {
             _ = Vips.takeError()
         }
         if (try? pipeline.checkPixels(header)) != nil {
-            info.dominantColor = dominantColor(bytes)
+            info.dominantColor = dominantColor(bytes, throughProfile: header.needsProfileTransform)
         }
         return info
     }
 
     /// The most common colour, on a 48 px rendering quantized to 4 bits a channel; the mean of
     /// the pixels in that bucket, as `#rrggbb`.
-    func dominantColor(_ bytes: [UInt8]) -> String? {
+    func dominantColor(_ bytes: [UInt8], throughProfile: Bool) -> String? {
         var pixels: UnsafeMutableRawPointer?
         var length = 0
         var width: Int32 = 0, height: Int32 = 0
-        guard bytes.withUnsafeBytes({ mg_vips_sample_pixels($0.baseAddress, $0.count, 48, &pixels, &length, &width, &height) }) == 0,
+        guard bytes.withUnsafeBytes({ mg_vips_sample_pixels($0.baseAddress, $0.count, 48, throughProfile ? 1 : 0, &pixels, &length, &width, &height) }) == 0,
             let pixels
         else {
             _ = Vips.takeError()

@@ -47,7 +47,7 @@ public struct VariantPipeline: Sendable {
         try checkBytes(source)
         let header = try readHeader(source)
         try checkPixels(header)
-        var image = try decode(source, preset: preset)
+        var image = try decode(source, preset: preset, header: header)
         if preset.watermarked {
             image = try drawWatermark(on: image, text: watermark)
         }
@@ -82,9 +82,12 @@ public struct VariantPipeline: Sendable {
         }
     }
 
-    func decode(_ source: [UInt8], preset: VariantPreset) throws(VariantError) -> VipsImage {
+    func decode(_ source: [UInt8], preset: VariantPreset, header: ImageHeader) throws(VariantError) -> VipsImage {
         let box = preset.box
-        let pointer = source.withUnsafeBytes { mg_vips_thumbnail($0.baseAddress, $0.count, Int32(box.width), Int32(box.height)) }
+        let throughProfile: Int32 = header.needsProfileTransform ? 1 : 0
+        let pointer = source.withUnsafeBytes {
+            mg_vips_thumbnail($0.baseAddress, $0.count, Int32(box.width), Int32(box.height), throughProfile)
+        }
         guard let pointer else { throw VariantError(.invalidImage, "decode: \(Vips.takeError())") }
         return VipsImage(pointer)
     }
@@ -126,6 +129,10 @@ public struct ImageHeader: Sendable, Equatable {
     public var hasICCProfile: Bool
     public var loader: String
     public var interpretation: String
+
+    /// Whether colours go to sRGB through an ICC transform: an embedded profile, or CMYK (libvips'
+    /// built-in profile). Untagged RGB is taken as sRGB as it is.
+    var needsProfileTransform: Bool { hasICCProfile || interpretation == "cmyk" }
 
     init(_ header: mg_vips_header) {
         width = Int(header.width)

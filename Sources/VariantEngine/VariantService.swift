@@ -56,23 +56,19 @@ public final class VariantService: Sendable {
     public func open(bucket: String, key: String, watermark: String) async throws -> (any ObjectReader)? {
         guard let address = VariantAddress.parse(key, presets: presets) else { return nil }
         for _ in 0..<4 {
-            let existing = try await store.headObject(bucket: bucket, key: key)
-            if let existing, existing.origin == .client {
+            let stored = try await openIfPresent(bucket: bucket, key: key)
+            if let stored, stored.info.origin == .client {
                 // A client's own object at a variant key is never replaced.
-                return try await store.openObject(bucket: bucket, key: key)
+                return stored
             }
             guard let source = try await findSource(bucket: bucket, directory: address.directory) else {
                 throw StorageError(.noSuchKey, key)
             }
-            if let existing, existing.origin == .derived(sourceETag: source.etag) {
-                let reader = try await store.openObject(bucket: bucket, key: key)
-                if reader.info.origin == .derived(sourceETag: source.etag) {
-                    events.cacheHit()
-                    return reader
-                }
-                continue
+            if let stored, stored.info.origin == .derived(sourceETag: source.etag) {
+                events.cacheHit()
+                return stored
             }
-            let precondition: WritePrecondition = existing.map { .ifMatch(etag: $0.etag) } ?? .ifAbsent
+            let precondition: WritePrecondition = stored.map { .ifMatch(etag: $0.info.etag) } ?? .ifAbsent
             try await flights.run("\(bucket)\u{0}\(key)\u{0}\(source.etag)") {
                 try await self.derive(bucket: bucket, address: address, source: source, precondition: precondition, watermark: watermark)
             }
@@ -107,8 +103,19 @@ public final class VariantService: Sendable {
         }
     }
 
+    /// The stored object at a key, or nil.
+    private func openIfPresent(bucket: String, key: String) async throws -> (any ObjectReader)? {
+        do {
+            return try await store.openObject(bucket: bucket, key: key)
+        } catch let error as StorageError where error.code == .noSuchKey {
+            return nil
+        }
+    }
+
     /// The source of a directory: `original.<ext>`, first extension found in SPEC order.
     func findSource(bucket: String, directory: String) async throws -> ObjectInfo? {
+        // `jpg` comes first in the order, and is by far the most common: one key lookup.
+        if let jpeg = try await store.headObject(bucket: bucket, key: directory + "original.jpg") { return jpeg }
         let page = try await store.listObjects(bucket: bucket, query: ListQuery(prefix: directory + "original.", maxKeys: 32))
         for ext in VariantAddress.sourceExtensions {
             if let info = page.objects.first(where: { $0.key == directory + "original." + ext }) { return info }

@@ -10,7 +10,8 @@ enum Vips {
     static func takeError() -> String {
         var text = [CChar](repeating: 0, count: 1024)
         mg_vips_take_error(&text, text.count)
-        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+        let bytes = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -56,12 +56,14 @@ int mg_vips_read_exif(const void *buffer, size_t length, mg_vips_exif *exif, voi
 
 /// Decodes a small upright sRGB rendering (at most size x size) and copies its 8-bit RGB
 /// pixels to *pixels (free with mg_vips_free). Returns 0 on success.
-int mg_vips_sample_pixels(const void *buffer, size_t length, int size, void **pixels, size_t *pixels_length, int *width, int *height);
+int mg_vips_sample_pixels(const void *buffer, size_t length, int size, int through_profile, void **pixels, size_t *pixels_length, int *width, int *height);
 
 /// Decodes page 0 of an encoded image, shrunk to fit width x height (never enlarged), with the
-/// EXIF orientation applied and the colours converted to sRGB (through the embedded profile, or
-/// the built-in CMYK one). A truncated input fails, at the latest when the image is saved.
-void *mg_vips_thumbnail(const void *buffer, size_t length, int width, int height);
+/// EXIF orientation applied. With `through_profile`, the colours are converted to sRGB through
+/// the embedded ICC profile (or libvips' CMYK one): pass it for images with a profile and for
+/// CMYK; an untagged RGB image is sRGB already, and a profile transform would shift its colours.
+/// A truncated input fails, at the latest when the image is saved.
+void *mg_vips_thumbnail(const void *buffer, size_t length, int width, int height, int through_profile);
 
 /// Draws `text` (UTF-8) in the lower right corner, white over a dark shadow, sized to the image.
 void *mg_vips_watermark(void *image, const char *text, const char *font);

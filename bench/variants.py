@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Variant latency benchmark (issue 4): first reads against `vipsthumbnail`, cached reads against
+a plain GET of an object of the same size, measured in the same run on the same machine.
+
+    bench/variants.py [--binary .build/release/mediagate] [--rounds 15]
+
+For each case, every round uploads `photo-large.jpg` to a fresh `…/original.jpg` and times the
+first GET of the variant (derive + store + serve), then times `vipsthumbnail` making the same
+size and format from the same file (a process per run, as the CLI is used). Cached reads: the
+variant is read again, alternating with a GET of a plain object of exactly its size. Reported:
+medians, and ratio = mediagate / reference (targets: first read ≤ 1.0×, cached ≤ 1.1×).
+The numbers are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+SOURCE = CORPUS / "photo-large.jpg"
+
+# (variant name, vipsthumbnail size and output options; same encoder settings as mediagate's)
+CASES = [
+    ("thumb-400.jpg", "400x", "out.jpg[Q=82,optimize_coding,strip]"),
+    ("main_desktop.webp", "1600x", "out.webp[Q=80,effort=4,strip]"),
+    ("thumbnail_small.avif", "160x", "out.avif[Q=55,compression=av1,effort=2,strip]"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"mediagate exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_mediagate/ready", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("mediagate did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=str(REPO / ".build" / "release" / "mediagate"))
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    import boto3
+    from botocore.config import Config
+
+    work = Path(tempfile.mkdtemp(prefix="bench-variants-"))
+    access, secret = "BENCH" + secrets.token_hex(6).upper(), secrets.token_hex(20)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
+    env.update(MEDIAGATE_ROOT_ACCESS_KEY=access, MEDIAGATE_ROOT_SECRET_KEY=secret, MEDIAGATE_ADMIN_TOKEN=secrets.token_hex(16),
+               MALLOC_ARENA_MAX="2", LOG_LEVEL="warning")
+    log = open(work / "server.log", "wb")
+    proc = subprocess.Popen([args.binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(work / "data")],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(port, proc)
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id=access,
+                          aws_secret_access_key=secret, region_name="us-east-1",
+                          config=Config(signature_version="s3v4", retries={"total_max_attempts": 1}))
+        bucket = "bench-" + secrets.token_hex(4)
+        s3.create_bucket(Bucket=bucket)
+        source = SOURCE.read_bytes()
+        print(f"input: {SOURCE.name} ({len(source):,} bytes), {args.rounds} rounds, "
+              f"binary {args.binary}, {os.cpu_count()} cores")
+        print(f"{'case':<24}{'mediagate':>12}{'reference':>12}{'ratio':>8}")
+        for name, size, output in CASES:
+            first, reference, cached, plain = [], [], [], []
+            for round_ in range(args.rounds):
+                key = f"r{round_}-{secrets.token_hex(3)}/original.jpg"
+                s3.put_object(Bucket=bucket, Key=key, Body=source, ContentType="image/jpeg")
+                variant = key.replace("original.jpg", name)
+                t = time.perf_counter()
+                body = s3.get_object(Bucket=bucket, Key=variant)["Body"].read()
+                first.append(time.perf_counter() - t)
+
+                out_dir = work / f"vt-{round_}"
+                out_dir.mkdir()
+                t = time.perf_counter()
+                subprocess.run(["vipsthumbnail", str(SOURCE), "-s", size, "-o", str(out_dir / output)], check=True)
+                reference.append(time.perf_counter() - t)
+                shutil.rmtree(out_dir)
+
+                if round_ == 0:
+                    plain_key = f"plain-{name}"
+                    s3.put_object(Bucket=bucket, Key=plain_key, Body=os.urandom(len(body)))
+                for _ in range(3):
+                    t = time.perf_counter()
+                    s3.get_object(Bucket=bucket, Key=variant)["Body"].read()
+                    cached.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    s3.get_object(Bucket=bucket, Key=plain_key)["Body"].read()
+                    plain.append(time.perf_counter() - t)
+            f, r = statistics.median(first), statistics.median(reference)
+            c, p = statistics.median(cached), statistics.median(plain)
+            print(f"{name + ' first':<24}{f * 1000:>10.1f}ms{r * 1000:>10.1f}ms{f / r:>7.2f}x  (vipsthumbnail)")
+            print(f"{name + ' cached':<24}{c * 1000:>10.2f}ms{p * 1000:>10.2f}ms{c / p:>7.2f}x  (plain GET, {len(body):,} B)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
