@@ -39,6 +39,10 @@ public struct VariantPipeline: Sendable {
         self.watermarkFont = watermarkFont
     }
 
+    /// Starts libvips now (else the first derivation does); call it early in `main`, before
+    /// other threads start. Returns whether libvips is usable.
+    public static func startLibvips() -> Bool { Vips.started }
+
     /// Derives one variant from a source's bytes.
     /// - Parameter watermark: the text for watermarked presets.
     /// - Throws: ``VariantError`` `.imageTooLarge` or `.invalidImage`.

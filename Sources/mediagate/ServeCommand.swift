@@ -53,6 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // libvips first, before the server's threads exist (it also caps malloc arenas at 2).
+        guard VariantPipeline.startLibvips() else { throw SettingsError("libvips did not start") }
         let environment = ProcessInfo.processInfo.environment
         let settings = try Settings.resolve(configPath: common.config, environment: environment, flags: flags())
         var logger = Logger(label: "mediagate")

@@ -120,6 +120,6 @@ struct VariantAddressTests {
         #expect(VariantFormat.webp.contentType == "image/webp")
         #expect(VariantFormat.avif.contentType == "image/avif")
         #expect(VariantFormat.png.contentType == "image/png")
-        #expect(Set(VariantFormat.allCases.map(\.rawValue)) == ["jpg", "webp", "avif", "png"])
+        #expect(Set(VariantFormat.allCases.map(\.rawValue)) == Set(["jpg", "webp", "avif", "png"]))
     }
 }

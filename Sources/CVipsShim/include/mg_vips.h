@@ -43,8 +43,9 @@ typedef enum {
     MG_VIPS_PNG = 3
 } mg_vips_format;
 
-/// Starts libvips once per process: operation cache off, one worker thread per image,
-/// untrusted loaders (svg, pdf, magick, jxl, jp2k, …) blocked. Returns 0 on success.
+/// Starts libvips once per process: at most 2 malloc arenas, operation cache off, one worker
+/// thread per image, untrusted loaders (svg, pdf, magick, jxl, jp2k, …) blocked. Returns 0 on
+/// success.
 int mg_vips_start(void);
 
 /// Reads only the header of an encoded image. Returns 0 on success.
