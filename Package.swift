@@ -129,7 +129,10 @@ let package = Package(
         .testTarget(
             name: "PolicyStoreTests", dependencies: ["PolicyStore", "Policy", "SQLiteMetadata"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrityTests", dependencies: ["Integrity"], swiftSettings: swiftSettings),
-        .testTarget(name: "VariantEngineTests", dependencies: ["VariantEngine"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VariantEngineTests",
+            dependencies: ["VariantEngine", "Storage", "Integrity", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "S3XMLTests", dependencies: ["S3XML"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests",

@@ -133,10 +133,10 @@ public final class DiskObjectStore: ObjectStore {
     /// Deletes the current version; its blobs go once no reader uses them.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     @discardableResult
-    public func deleteObject(bucket: String, key: String) async throws -> ObjectInfo? {
+    public func deleteObject(bucket: String, key: String, precondition: WritePrecondition) async throws -> ObjectInfo? {
         let index = self.index
         return try await commit(newBlobs: []) {
-            let record = try await index.deleteObject(bucket: bucket, key: key)
+            let record = try await index.deleteObject(bucket: bucket, key: key, precondition: precondition)
             return (record?.info, record?.blobs ?? [])
         }
     }

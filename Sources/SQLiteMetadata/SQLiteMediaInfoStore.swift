@@ -40,9 +40,8 @@ public struct SQLiteMediaInfoStore: MediaInfoStore {
 
     public func fill(_ patch: MediaInfo, bucket: String, key: String, etag: String) async throws -> MediaInfo {
         try await database.pool.write { db in
-            let current = try Self.fetch(db, bucket, key) ?? (MediaInfo(), etag)
-            let merged = current.info.filling(from: patch)
-            try Self.store(db, merged, bucket, key, current.etag)
+            let merged = MediaInfo.fillingPatch(patch, etag: etag, into: try Self.fetch(db, bucket, key))
+            try Self.store(db, merged, bucket, key, etag)
             return merged
         }
     }

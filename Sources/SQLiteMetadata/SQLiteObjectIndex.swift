@@ -94,10 +94,12 @@ public struct SQLiteObjectIndex: ObjectIndex {
     /// Removes the current version of a key.
     /// - Returns: the removed record, or nil.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
-    public func deleteObject(bucket: String, key: String) async throws -> ObjectRecord? {
+    public func deleteObject(bucket: String, key: String, precondition: WritePrecondition) async throws -> ObjectRecord? {
         try await write { db in
             try ObjectIndexRows.requireBucket(db, bucket)
-            guard let record = try ObjectIndexRows.record(db, bucket: bucket, key: key) else { return nil }
+            let record = try ObjectIndexRows.record(db, bucket: bucket, key: key)
+            if precondition != .none { try precondition.check(currentETag: record?.info.etag, key: key) }
+            guard let record else { return nil }
             _ = try ObjectIndexRows.deleteObject(db, bucket: bucket, key: key)
             return record
         }

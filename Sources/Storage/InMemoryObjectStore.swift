@@ -98,9 +98,14 @@ public final class InMemoryObjectStore: ObjectStore {
     /// Deletes the current version, if any.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     @discardableResult
-    public func deleteObject(bucket: String, key: String) async throws -> ObjectInfo? {
+    public func deleteObject(bucket: String, key: String, precondition: WritePrecondition) async throws -> ObjectInfo? {
         try state.withLock { state throws(StorageError) in
-            try state.modifyBucket(bucket) { $0.remove(Array(key.utf8))?.info }
+            try state.modifyBucket(bucket) { objects throws(StorageError) in
+                if precondition != .none {
+                    try precondition.check(currentETag: objects.objects[Array(key.utf8)]?.info.etag, key: key)
+                }
+                return objects.remove(Array(key.utf8))?.info
+            }
         }
     }
 

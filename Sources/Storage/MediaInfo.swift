@@ -93,9 +93,8 @@ public final class InMemoryMediaInfoStore: MediaInfoStore {
     public func fill(_ patch: MediaInfo, bucket: String, key: String, etag: String) async throws -> MediaInfo {
         records.withLock { records in
             let id = bucket + "\u{0}" + key
-            let current = records[id] ?? (MediaInfo(), etag)
-            let merged = current.info.filling(from: patch)
-            records[id] = (merged, current.etag)
+            let merged = MediaInfo.fillingPatch(patch, etag: etag, into: records[id])
+            records[id] = (merged, etag)
             return merged
         }
     }
@@ -112,5 +111,20 @@ extension MediaInfo {
         merged.altText = stored?.info.altText
         merged.caption = stored?.info.caption
         return merged
+    }
+
+    /// What to store after a PATCH for a version: its record (for another version, only the
+    /// client's `altText` and `caption` carry over) with every nil field taken from `patch`.
+    public static func fillingPatch(_ patch: MediaInfo, etag: String, into stored: (info: MediaInfo, etag: String)?) -> MediaInfo {
+        var base = MediaInfo()
+        if let stored {
+            if stored.etag == etag {
+                base = stored.info
+            } else {
+                base.altText = stored.info.altText
+                base.caption = stored.info.caption
+            }
+        }
+        return base.filling(from: patch)
     }
 }

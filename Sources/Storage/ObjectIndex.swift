@@ -43,10 +43,10 @@ public protocol ObjectIndex: Sendable {
     /// - Returns: the blobs of the replaced version (empty when there was none).
     /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/preconditionFailed``.
     func commitObject(_ record: ObjectRecord, precondition: WritePrecondition) async throws -> [BlobID]
-    /// Removes the current version of a key.
+    /// Removes the current version of a key, if `precondition` holds.
     /// - Returns: the removed record (its blobs are now unreferenced), or nil.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
-    func deleteObject(bucket: String, key: String) async throws -> ObjectRecord?
+    func deleteObject(bucket: String, key: String, precondition: WritePrecondition) async throws -> ObjectRecord?
     /// One page of keys in byte order; see ``ObjectStore/listObjects(bucket:query:)``.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     func listObjects(bucket: String, query: ListQuery) async throws -> ListPage

@@ -47,9 +47,11 @@ public protocol ObjectStore: Sendable {
 
     /// Deletes an object; deleting a missing key succeeds (S3 semantics).
     /// Returns the deleted version's info, if there was one.
-    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    /// - Parameter precondition: checked atomically with the delete (`.ifMatch`: only that
+    ///   version; `.ifAbsent` is meaningless here and fails when the key exists).
+    /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/preconditionFailed``.
     @discardableResult
-    func deleteObject(bucket: String, key: String) async throws -> ObjectInfo?
+    func deleteObject(bucket: String, key: String, precondition: WritePrecondition) async throws -> ObjectInfo?
 
     /// Lists keys in UTF-8 byte order.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
@@ -207,5 +209,14 @@ public struct UploadsPage: Sendable, Equatable {
         self.isTruncated = isTruncated
         self.nextKeyMarker = nextKeyMarker
         self.nextUploadIDMarker = nextUploadIDMarker
+    }
+}
+
+extension ObjectStore {
+    /// Deletes an object whatever its version.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    @discardableResult
+    public func deleteObject(bucket: String, key: String) async throws -> ObjectInfo? {
+        try await deleteObject(bucket: bucket, key: key, precondition: .none)
     }
 }

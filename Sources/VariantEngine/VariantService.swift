@@ -72,8 +72,9 @@ public final class VariantService: Sendable {
             try await flights.run("\(bucket)\u{0}\(key)\u{0}\(source.etag)") {
                 try await self.derive(bucket: bucket, address: address, source: source, precondition: precondition, watermark: watermark)
             }
-            // Serve what is stored now, if it is still a variant of the current source.
-            let reader = try await store.openObject(bucket: bucket, key: key)
+            // Serve what is stored now, if it is still a variant of the current source (a
+            // concurrent invalidation may have removed it: look again).
+            guard let reader = try await openIfPresent(bucket: bucket, key: key) else { continue }
             let current = try await findSource(bucket: bucket, directory: address.directory)
             if reader.info.origin == .client { return reader }
             if let current, reader.info.origin == .derived(sourceETag: current.etag) { return reader }
@@ -87,7 +88,8 @@ public final class VariantService: Sendable {
         guard let directory = VariantAddress.sourceDirectory(of: sourceKey) else { return }
         for key in VariantAddress.variantKeys(in: directory, presets: presets) {
             guard let info = try? await store.headObject(bucket: bucket, key: key), case .derived = info.origin else { continue }
-            _ = try? await store.deleteObject(bucket: bucket, key: key)
+            // Only that derived version: a client's upload in between stays.
+            _ = try? await store.deleteObject(bucket: bucket, key: key, precondition: .ifMatch(etag: info.etag))
         }
     }
 
@@ -141,7 +143,7 @@ public final class VariantService: Sendable {
         let image = try await workers.run { () throws(VariantError) -> DerivedImage in
             try pipeline.derive(source: input, preset: address.preset, format: address.format, watermark: watermark)
         }
-        events.derived(ContinuousClock.now - started)
+        let elapsed = ContinuousClock.now - started
         var attributes = ObjectAttributes(contentType: address.format.contentType)
         attributes.cacheControl = "public, max-age=31536000, immutable"
         let digest = UploadDigest(md5Hex: Self.md5Hex(image.bytes), checksum: nil)
@@ -150,6 +152,7 @@ public final class VariantService: Sendable {
             _ = try await store.putObject(
                 bucket: bucket, key: address.key, attributes: attributes, precondition: precondition,
                 origin: .derived(sourceETag: sourceETag), body: body)
+            events.derived(elapsed)
         } catch let error as StorageError where error.code == .preconditionFailed {
             // Someone else stored the key meanwhile (another derivation, or a client): the caller
             // looks again.

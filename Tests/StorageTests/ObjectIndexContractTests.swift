@@ -48,7 +48,7 @@ struct ObjectIndexContractTests {
         }
         #expect(try await index.commitObject(v2, precondition: .ifMatch(etag: "e")) == v1.blobs)
         #expect(try await index.referencedBlobs(among: v1.blobs + v2.blobs) == Set(v2.blobs))
-        #expect(try await index.deleteObject(bucket: "b", key: "k") == v2)
+        #expect(try await index.deleteObject(bucket: "b", key: "k", precondition: .none) == v2)
         #expect(try await index.referencedBlobs(among: v2.blobs) == [])
         await #expect(throws: StorageError(.noSuchBucket, "nope")) {
             _ = try await index.commitObject(ObjectRecord(info: ObjectInfo(

@@ -65,10 +65,11 @@ func hasMagic(_ bytes: [UInt8], of format: VariantFormat) -> Bool {
     }
 }
 
-/// Byte patterns that only appear when metadata is present: an EXIF block, XMP, IPTC
-/// (Photoshop IRB), a GPS tag name, the camera's serial number.
+/// Byte patterns that only appear when metadata is present: an EXIF block, XMP (and its GPS
+/// properties), IPTC (Photoshop IRB), the corpus camera's make (an EXIF ASCII field). Long
+/// enough not to occur by chance in compressed pixels (a 3-byte "GPS" did, in one PNG).
 func metadataMarkers(in bytes: [UInt8]) -> [String] {
-    let patterns = ["Exif\0\0", "http://ns.adobe.com/xap/1.0/", "Photoshop 3.0", "CorpusCam", "GPS"]
+    let patterns = ["Exif\0\0", "http://ns.adobe.com/xap/1.0/", "exif:GPS", "Photoshop 3.0", "CorpusCam"]
     return patterns.filter { pattern in
         let needle = Array(pattern.utf8)
         guard bytes.count >= needle.count else { return false }
