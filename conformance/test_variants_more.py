@@ -22,7 +22,7 @@ import pytest
 
 from conftest import free_port, mediagate_binary
 from tenants import CORPUS, add_tenant, corpus, expect_error, uid
-from test_variants import (HOSTILE, NORMAL, SOURCE_TYPES, derivations, get_variant, jpeg_size, keys_under,
+from test_variants import (HOSTILE, NORMAL, derivations, get_variant, jpeg_size, keys_under,
                            png_size, put_source, sources, vb, webp_size)  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.mediagate_only

@@ -232,10 +232,12 @@ int mg_vips_read_exif(const void *buffer, size_t length, mg_vips_exif *exif, voi
     }
     memset(exif, 0, sizeof(*exif));
     mg_copy_field(image, "exif-ifd2-DateTimeOriginal", exif->taken_at, sizeof(exif->taken_at));
-    if (exif->taken_at[0] == '\0') {
-        mg_copy_field(image, "exif-ifd0-DateTime", exif->taken_at, sizeof(exif->taken_at));
-    }
     mg_copy_field(image, "exif-ifd2-OffsetTimeOriginal", exif->offset_time, sizeof(exif->offset_time));
+    if (exif->taken_at[0] == '\0') {
+        // No capture time: the file's own time, with its own offset.
+        mg_copy_field(image, "exif-ifd0-DateTime", exif->taken_at, sizeof(exif->taken_at));
+        mg_copy_field(image, "exif-ifd2-OffsetTime", exif->offset_time, sizeof(exif->offset_time));
+    }
     mg_copy_field(image, "exif-ifd3-GPSLatitude", exif->gps_latitude, sizeof(exif->gps_latitude));
     mg_copy_field(image, "exif-ifd3-GPSLatitudeRef", exif->gps_latitude_ref, sizeof(exif->gps_latitude_ref));
     mg_copy_field(image, "exif-ifd3-GPSLongitude", exif->gps_longitude, sizeof(exif->gps_longitude));

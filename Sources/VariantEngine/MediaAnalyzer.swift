@@ -114,7 +114,10 @@ enum EXIFValues {
     static func takenAt(_ text: String, offset: String) -> String? {
         let value = raw(text)
         let parts = value.split(whereSeparator: { $0 == ":" || $0 == " " })
-        guard parts.count == 6, parts.allSatisfy({ Int($0) != nil }), parts[0] != "0000" else { return nil }
+        let numbers = parts.compactMap { Int($0) }
+        guard parts.count == 6, numbers.count == 6, numbers[0] > 0, (1...12).contains(numbers[1]), (1...31).contains(numbers[2]),
+            (0...23).contains(numbers[3]), (0...59).contains(numbers[4]), (0...60).contains(numbers[5])
+        else { return nil }
         let stamp = "\(parts[0])-\(parts[1])-\(parts[2])T\(parts[3]):\(parts[4]):\(parts[5])"
         let zone = raw(offset)
         let validZone = zone.count == 6 && (zone.hasPrefix("+") || zone.hasPrefix("-"))
