@@ -46,12 +46,13 @@ public final class MediaInfoService: Sendable {
         guard reader.info.size <= Int64(analyzer.limits.maxBytes) else {
             throw VariantError(.imageTooLarge, "object has \(reader.info.size) bytes, over \(analyzer.limits.maxBytes)")
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(reader.info.size))
-        for try await buffer in reader.read(range: nil) { bytes.append(contentsOf: buffer.readableBytesView) }
         let analyzer = self.analyzer
-        let input = bytes
-        let info = try await workers.run { () throws(VariantError) -> MediaInfo in analyzer.analyze(input) }
+        let info = try await workers.run(loading: { () async throws -> [UInt8] in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Int(reader.info.size))
+            for try await buffer in reader.read(range: nil) { bytes.append(contentsOf: buffer.readableBytesView) }
+            return bytes
+        }, { (input: [UInt8]) throws(VariantError) -> MediaInfo in analyzer.analyze(input) })
         return try await records.saveComputed(info, bucket: bucket, key: key, etag: reader.info.etag)
     }
 }

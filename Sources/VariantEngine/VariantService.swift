@@ -130,19 +130,23 @@ public final class VariantService: Sendable {
             throw VariantError(.imageTooLarge, "source has \(source.size) bytes, over \(pipeline.limits.maxBytes)")
         }
         let reader = try await store.openObject(bucket: bucket, key: source.key)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(reader.info.size))
-        for try await buffer in reader.read(range: nil) {
-            bytes.append(contentsOf: buffer.readableBytesView)
-            guard bytes.count <= pipeline.limits.maxBytes else { throw VariantError(.imageTooLarge, "source grew past the limit") }
-        }
         let sourceETag = reader.info.etag
-        let started = ContinuousClock.now
         let pipeline = self.pipeline
-        let input = bytes
-        let image = try await workers.run { () throws(VariantError) -> DerivedImage in
+        let limit = pipeline.limits.maxBytes
+        var started = ContinuousClock.now
+        // The source is read only once a worker place is ours: the queue bound caps memory too.
+        let image = try await workers.run(loading: { () async throws -> [UInt8] in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Int(reader.info.size))
+            for try await buffer in reader.read(range: nil) {
+                bytes.append(contentsOf: buffer.readableBytesView)
+                guard bytes.count <= limit else { throw VariantError(.imageTooLarge, "source grew past the limit") }
+            }
+            started = ContinuousClock.now
+            return bytes
+        }, { (input: [UInt8]) throws(VariantError) -> DerivedImage in
             try pipeline.derive(source: input, preset: address.preset, format: address.format, watermark: watermark)
-        }
+        })
         let elapsed = ContinuousClock.now - started
         var attributes = ObjectAttributes(contentType: address.format.contentType)
         attributes.cacheControl = "public, max-age=31536000, immutable"
