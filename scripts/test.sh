@@ -44,7 +44,7 @@ fi
 
 BUILD_OK=1
 if step "swift build --build-tests" 2400 swift build --build-tests; then
-  step "swift test" 900 swift test --skip-build || true
+  step "swift test" 1800 swift test --skip-build || true
 else
   BUILD_OK=0
 fi

@@ -96,6 +96,19 @@ struct PipelineTests {
         #expect(header.orientation == 1)
     }
 
+    @Test("every corpus file yields every preset in every format", arguments: Sample.all, VariantPreset.defaults)
+    func everyPresetEveryFormat(_ sample: Sample, _ preset: VariantPreset) throws {
+        let source = try Corpus.bytes(sample.file)
+        let expected = sample.expected(preset)
+        for format in VariantFormat.allCases {
+            let image = try pipeline.derive(source: source, preset: preset, format: format, watermark: "© corpus")
+            #expect(abs(image.width - expected.width) <= 1 && abs(image.height - expected.height) <= 1,
+                    "\(preset.name).\(format): \(image.width)x\(image.height), expected \(expected.width)x\(expected.height)")
+            #expect(hasMagic(image.bytes, of: format), "\(preset.name).\(format)")
+            #expect(metadataMarkers(in: image.bytes).isEmpty, "\(preset.name).\(format): \(metadataMarkers(in: image.bytes))")
+        }
+    }
+
     @Test("every preset keeps the aspect ratio and never enlarges", arguments: VariantPreset.defaults)
     func presets(_ preset: VariantPreset) throws {
         for sample in [Sample.all[2], Sample.all[3], Sample.all[11]] {
