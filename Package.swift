@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // Pure building blocks: no I/O.
@@ -73,6 +74,15 @@ let package = Package(
         .target(
             name: "SQLiteMetadata",
             dependencies: ["Storage", "PolicyStore", "Policy", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PostgresMetadata",
+            dependencies: [
+                "Storage", "PolicyStore", "Policy", "GatewayCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // libvips: a system library and a small C target of fixed-arity wrappers; only
@@ -123,11 +133,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A real PostgreSQL server for tests (Debian's postgresql, started in a temp dir).
+        .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatewayCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "PolicyStoreTests", dependencies: ["PolicyStore", "Policy", "SQLiteMetadata"], swiftSettings: swiftSettings),
+            name: "PolicyStoreTests", dependencies: ["PolicyStore", "Policy", "SQLiteMetadata", "PostgresMetadata", "PostgresTestSupport", "Storage"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "IntegrityTests", dependencies: ["Integrity"], swiftSettings: swiftSettings),
         .testTarget(
             name: "VariantEngineTests",
@@ -137,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "Storage", "DiskStorage", "SQLiteMetadata", "GatewayCore", "Integrity",
+                "Storage", "DiskStorage", "SQLiteMetadata", "PostgresMetadata", "PostgresTestSupport", "GatewayCore", "Integrity",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

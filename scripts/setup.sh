@@ -20,6 +20,8 @@ APT_PACKAGES=(
 if [ $BUILD_ONLY -eq 0 ]; then
   # black-box test tools (conformance/)
   APT_PACKAGES+=(rclone s3cmd openssl curl)
+  # a real PostgreSQL server for the PostgreSQL metadata tests (started by the tests themselves)
+  APT_PACKAGES+=(postgresql)
 fi
 
 missing=()

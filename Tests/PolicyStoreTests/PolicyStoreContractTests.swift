@@ -1,6 +1,8 @@
 import Foundation
+import PostgresTestSupport
 import Policy
 import PolicyStore
+import PostgresMetadata
 import SQLiteMetadata
 import Testing
 
@@ -8,6 +10,7 @@ import Testing
 enum PolicyStoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
     case sqlite
+    case postgres
     var testDescription: String { rawValue }
 }
 
@@ -15,13 +18,15 @@ enum PolicyStoreKind: String, CaseIterable, Sendable, CustomTestStringConvertibl
 final class PolicyStoreHarness: Sendable {
     let store: any PolicyStore
     let directory: URL?
+    let pool: Task<Void, Never>?
 
-    private init(store: any PolicyStore, directory: URL?) {
+    private init(store: any PolicyStore, directory: URL?, pool: Task<Void, Never>? = nil) {
         self.store = store
         self.directory = directory
+        self.pool = pool
     }
 
-    static func make(_ kind: PolicyStoreKind) throws -> PolicyStoreHarness {
+    static func make(_ kind: PolicyStoreKind) async throws -> PolicyStoreHarness {
         switch kind {
         case .memory:
             return PolicyStoreHarness(store: InMemoryPolicyStore(), directory: nil)
@@ -29,6 +34,11 @@ final class PolicyStoreHarness: Sendable {
             let directory = makeTemporaryDirectory()
             let store = try SQLitePolicyStore(database: SQLiteDatabase(path: directory.appendingPathComponent("m.db").path))
             return PolicyStoreHarness(store: store, directory: directory)
+        case .postgres:
+            // A real server (Debian's postgresql), a database of its own per test.
+            let database = try PostgresDatabase(url: try await PostgresTestServer.shared.makeDatabaseURL())
+            let pool = Task { await database.run() }
+            return PolicyStoreHarness(store: try await PostgresPolicyStore(database: database), directory: nil, pool: pool)
         }
     }
 
@@ -39,6 +49,7 @@ final class PolicyStoreHarness: Sendable {
     /// Call from a `defer` so the harness outlives the test.
     func cleanUp() {
         if let directory { try? FileManager.default.removeItem(at: directory) }
+        pool?.cancel()
     }
 }
 
@@ -71,7 +82,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases)
     func addListRemoveTenants(kind: PolicyStoreKind) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         #expect(try await store.tenants().isEmpty)
@@ -92,7 +103,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases)
     func duplicateNameIsRefused(kind: PolicyStoreKind) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         try await store.addTenant(tenant("acme", "acme/"), key: accessKey("AK1", "acme"))
@@ -122,7 +133,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases, prefixPairs)
     func overlappingPrefixesAreRefused(kind: PolicyStoreKind, pair: PrefixPair) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         try await store.addTenant(tenant("one", pair.first), key: accessKey("AK1", "one"))
@@ -157,7 +168,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases, invalidTenants)
     func invalidTenantsAreRefused(kind: PolicyStoreKind, candidate: Candidate) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         let code = await storeErrorCode {
@@ -177,7 +188,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases, validTenants)
     func validTenantsAreStoredAsGiven(kind: PolicyStoreKind, candidate: Candidate) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let record = tenant(candidate.name, candidate.prefix)
         try await harness.store.addTenant(record, key: accessKey("AK1", candidate.name))
@@ -189,7 +200,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases)
     func accessKeysFindTheirTenant(kind: PolicyStoreKind) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         let acme = tenant("acme", "acme/", buckets: ["media"])
@@ -228,7 +239,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases)
     func consentsGrantReplaceRevoke(kind: PolicyStoreKind) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         let u1 = ConsentKey(tenant: "acme", subject: "u1", purpose: "biometric_processing")
@@ -257,7 +268,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases)
     func consentTenantsAreDistinct(kind: PolicyStoreKind) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         let none = ConsentKey(tenant: nil, subject: "u1", purpose: "biometric_processing")
@@ -276,7 +287,7 @@ struct PolicyStoreContractTests {
 
     @Test(arguments: PolicyStoreKind.allCases)
     func shareLinksAddGetRemove(kind: PolicyStoreKind) async throws {
-        let harness = try PolicyStoreHarness.make(kind)
+        let harness = try await PolicyStoreHarness.make(kind)
         defer { harness.cleanUp() }
         let store = harness.store
         let byTenant = ShareLinkRecord(

@@ -1,25 +1,42 @@
 import Foundation
+import PostgresTestSupport
+import PostgresMetadata
 import SQLiteMetadata
 import Testing
 
 @testable import Storage
 
-/// The ``ObjectIndex`` contract below the stores: which blobs each transaction frees. PostgreSQL
-/// joins ``IndexKind`` when it exists.
+/// The ``ObjectIndex`` contract below the stores: which blobs each transaction frees, on SQLite
+/// and on a real PostgreSQL server (``PostgresTestServer``, a database of its own per test).
 @Suite("ObjectIndex contract")
 struct ObjectIndexContractTests {
     enum IndexKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case sqlite
+        case postgres
         var testDescription: String { rawValue }
     }
 
     /// A fresh index with bucket "b", and a clean-up to `defer`.
     static func make(_ kind: IndexKind) async throws -> (index: any ObjectIndex, cleanUp: @Sendable () -> Void) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-index-\(UUID().uuidString)")
-        // The directory does not exist yet: opening creates it.
-        let index = try SQLiteObjectIndex(path: directory.appendingPathComponent("meta/i.db").path)
-        try await index.createBucket("b", creationDate: StorageClock.now())
-        return (index, { try? FileManager.default.removeItem(at: directory) })
+        switch kind {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-index-\(UUID().uuidString)")
+            // The directory does not exist yet: opening creates it.
+            let index = try SQLiteObjectIndex(path: directory.appendingPathComponent("meta/i.db").path)
+            try await index.createBucket("b", creationDate: StorageClock.now())
+            return (index, { try? FileManager.default.removeItem(at: directory) })
+        case .postgres:
+            let database = try PostgresDatabase(url: try await PostgresTestServer.shared.makeDatabaseURL())
+            let pool = Task { await database.run() }
+            do {
+                let index = try await PostgresObjectIndex(database: database)
+                try await index.createBucket("b", creationDate: StorageClock.now())
+                return (index, { pool.cancel() })
+            } catch {
+                pool.cancel()
+                throw error
+            }
+        }
     }
 
     static func record(_ key: String, parts sizes: [Int64], etag: String = "e") -> ObjectRecord {

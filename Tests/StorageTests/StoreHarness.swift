@@ -1,7 +1,9 @@
 import Integrity
 import DiskStorage
 import Foundation
+import PostgresTestSupport
 import NIOCore
+import PostgresMetadata
 import SQLiteMetadata
 import Testing
 
@@ -15,7 +17,10 @@ struct ObjectStoreContract {}
 /// The implementations every contract test runs against.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
+    /// Blobs on disk, index in SQLite.
     case disk
+    /// Blobs on disk, index in PostgreSQL (a real server, a database of its own per test).
+    case diskPostgres
 
     var testDescription: String { rawValue }
 }
@@ -29,11 +34,19 @@ final class StoreHarness: Sendable {
     let store: any ObjectStore
     /// The disk store's temp directory (holding `meta.db` and `objects/`).
     let directory: URL?
+    /// The PostgreSQL database of a `.diskPostgres` store, and the task running its pool.
+    let postgres: PostgresDatabase?
+    let pool: Task<Void, Never>?
 
-    private init(kind: StoreKind, store: any ObjectStore, directory: URL?) {
+    private init(
+        kind: StoreKind, store: any ObjectStore, directory: URL?, postgres: PostgresDatabase? = nil,
+        pool: Task<Void, Never>? = nil
+    ) {
         self.kind = kind
         self.store = store
         self.directory = directory
+        self.postgres = postgres
+        self.pool = pool
     }
 
     /// A fresh, empty store with one bucket named `bucket`.
@@ -49,6 +62,20 @@ final class StoreHarness: Sendable {
                 .appendingPathComponent("mediagate-storage-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             harness = StoreHarness(kind: kind, store: try await openDisk(directory), directory: directory)
+        case .diskPostgres:
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("mediagate-storage-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let database = try PostgresDatabase(url: try await PostgresTestServer.shared.makeDatabaseURL())
+            let pool = Task { await database.run() }
+            do {
+                let store = try await openDisk(directory, postgres: database)
+                harness = StoreHarness(kind: kind, store: store, directory: directory, postgres: database, pool: pool)
+            } catch {
+                pool.cancel()
+                try? FileManager.default.removeItem(at: directory)
+                throw error
+            }
         }
         if let bucket { try await harness.store.createBucket(bucket) }
         return harness
@@ -64,9 +91,18 @@ final class StoreHarness: Sendable {
         )
     }
 
-    /// Opens the same directory again, as after a restart.
+    /// Opens a disk store on `directory` with its index in PostgreSQL.
+    static func openDisk(_ directory: URL, postgres: PostgresDatabase) async throws -> DiskObjectStore {
+        try await DiskObjectStore(
+            root: directory.appendingPathComponent("objects").path, index: try await PostgresObjectIndex(database: postgres),
+            minimumPartSize: minimumPartSize
+        )
+    }
+
+    /// Opens the same directory (and database) again, as after a restart.
     func reopen() async throws -> DiskObjectStore {
         guard let directory else { throw TestFailure("no directory") }
+        if let postgres { return try await Self.openDisk(directory, postgres: postgres) }
         return try await Self.openDisk(directory)
     }
 
@@ -93,6 +129,7 @@ final class StoreHarness: Sendable {
     /// Deletes the disk store's directory; call it from a `defer` so the harness outlives the test.
     func cleanUp() {
         if let directory { try? FileManager.default.removeItem(at: directory) }
+        pool?.cancel()
     }
 }
 

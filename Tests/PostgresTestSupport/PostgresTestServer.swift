@@ -1,0 +1,113 @@
+import Foundation
+
+/// A real PostgreSQL server (Debian's `postgresql`) for the tests of this process: a fresh
+/// cluster in a temp dir, on a free loopback port, started once and stopped at exit. Each test
+/// gets a database of its own.
+public actor PostgresTestServer {
+    public static let shared = PostgresTestServer()
+
+    private var port: Int?
+
+    /// A new, empty database; its URL.
+    public func makeDatabaseURL() throws -> String {
+        let port = try startIfNeeded()
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try Self.run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "mediagate", "-d", "postgres",
+                                            "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"])
+        return "postgres://mediagate@127.0.0.1:\(port)/\(name)"
+    }
+
+    private func startIfNeeded() throws -> Int {
+        if let port { return port }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-pg-\(UUID().uuidString)")
+        let data = directory.appendingPathComponent("data").path
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        // initdb refuses root: run the server as `postgres`, which must own its folders.
+        let asRoot = getuid() == 0
+        if asRoot { try Self.run("/bin/chown", ["-R", "postgres:postgres", directory.path]) }
+        let chosen = Self.freePort()
+        try Self.run(Self.binary("initdb"), ["-D", data, "-A", "trust", "-U", "mediagate", "--no-sync", "-E", "UTF8"], asPostgres: asRoot)
+        try Self.run(Self.binary("pg_ctl"), [
+            "-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "60",
+            "-o", "-p \(chosen) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start",
+        ], asPostgres: asRoot)
+        PostgresCleanup.register(dataDirectory: data, asPostgres: asRoot, pgCtl: Self.binary("pg_ctl"))
+        port = chosen
+        return chosen
+    }
+
+    static func binary(_ name: String) -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root))?.sorted(by: >) ?? []
+        for version in versions where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/\(name)") {
+            return "\(root)/\(version)/bin/\(name)"
+        }
+        return name
+    }
+
+    /// Runs a tool to its end. posix_spawn and waitpid, not Foundation's `Process`: `pg_ctl
+    /// start` leaves a server running that inherits the descriptor `Process` watches for the
+    /// child's exit, and `waitUntilExit()` would never return.
+    static func run(_ tool: String, _ arguments: [String], asPostgres: Bool = false) throws {
+        let argv = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--", tool] + arguments
+            : [tool.hasPrefix("/") ? tool : "/usr/bin/\(tool)"] + arguments
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-pg-out-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
+        guard spawned == 0 else { throw PostgresHarnessError(description: "cannot start \(argv[0]): errno \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0
+        guard exited else {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw PostgresHarnessError(description: "\(argv.joined(separator: " ")) failed (status \(status)): \(text)")
+        }
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct PostgresHarnessError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Stops the test cluster when the test process exits.
+enum PostgresCleanup {
+    nonisolated(unsafe) static var command: [String] = []
+
+    static func register(dataDirectory: String, asPostgres: Bool, pgCtl: String) {
+        let stop = [pgCtl, "-D", dataDirectory, "-m", "immediate", "stop"]
+        command = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + stop : stop
+        atexit {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: PostgresCleanup.command[0])
+            process.arguments = Array(PostgresCleanup.command.dropFirst())
+            try? process.run()
+            process.waitUntilExit()
+        }
+    }
+}
