@@ -120,7 +120,7 @@ let package = Package(
             name: "mediagate",
             dependencies: [
                 "S3Facade", "DiskStorage", "SQLiteMetadata", "SigV4", "GatewayCore", "Storage", "Policy", "PolicyStore",
-                "VariantEngine",
+                "VariantEngine", "PostgresMetadata",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

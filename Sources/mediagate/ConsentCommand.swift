@@ -45,7 +45,7 @@ struct ConsentCommand: AsyncParsableCommand {
     }
 
     static func open(_ common: CommonOptions, tenant: String?) async throws -> any PolicyStore {
-        let store = try StorageFactory.openPolicyStore(settings: try common.settings())
+        let (store, _) = try await StorageFactory.openPolicyStore(settings: try common.settings())
         if let tenant, try await !store.tenants().contains(where: { $0.name == tenant }) {
             throw CommandFailure("no tenant named \(tenant)")
         }

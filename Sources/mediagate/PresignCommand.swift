@@ -43,7 +43,7 @@ struct PresignCommand: AsyncParsableCommand {
         let secrets = try Secrets.load(dataDir: settings.dataDir, environment: environment)
 
         // The URL must pass the same rules the gateway applies when it is used.
-        let store = try StorageFactory.openPolicyStore(settings: settings)
+        let (store, _) = try await StorageFactory.openPolicyStore(settings: settings)
         let tenants = try await store.tenants()
         let policy = AccessPolicy(rules: try PolicyConfiguration.load(settings.configFile).rules)
         let rule = policy.classify(key: key, tenants: tenants.map(\.scope)).rule

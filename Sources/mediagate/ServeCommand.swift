@@ -132,5 +132,6 @@ struct ServeCommand: AsyncParsableCommand {
         )
         try await app.runService()
         try await workers.shutdown()
+        backends.pool?.cancel()
     }
 }

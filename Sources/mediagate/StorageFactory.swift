@@ -2,14 +2,17 @@ import DiskStorage
 import Foundation
 import Logging
 import PolicyStore
+import PostgresMetadata
 import SQLiteMetadata
 import Storage
 
-/// What the gateway keeps: object bytes and metadata, and policy records.
+/// What the gateway keeps: object bytes and metadata, policy records and media info.
 struct Backends {
     var objects: any ObjectStore
     var policy: any PolicyStore
     var media: any MediaInfoStore
+    /// Runs while the gateway does (the PostgreSQL connection pool); nil for SQLite.
+    var pool: Task<Void, Never>?
 }
 
 /// Builds the stores the settings name. The only place that names concrete stores.
@@ -21,25 +24,53 @@ enum StorageFactory {
         guard settings.storage == "disk" else {
             throw SettingsError("--storage s3 (upstream R2/S3) is not available in this build yet; use --storage disk")
         }
-        let database = try openDatabase(settings: settings)
-        let index = try SQLiteObjectIndex(database: database)
         let root = URL(fileURLWithPath: settings.dataDir).appendingPathComponent("objects").path
-        let objects = try await DiskObjectStore(root: root, index: index)
-        return Backends(objects: objects, policy: try SQLitePolicyStore(database: database), media: try SQLiteMediaInfoStore(database: database))
+        switch try metadata(settings) {
+        case .sqlite(let path):
+            let database = try SQLiteDatabase(path: path)
+            let objects = try await DiskObjectStore(root: root, index: try SQLiteObjectIndex(database: database))
+            return Backends(
+                objects: objects, policy: try SQLitePolicyStore(database: database),
+                media: try SQLiteMediaInfoStore(database: database))
+        case .postgres(let url):
+            let database = try PostgresDatabase(url: url, logger: logger)
+            let pool = Task { await database.run() }
+            do {
+                let objects = try await DiskObjectStore(root: root, index: try await PostgresObjectIndex(database: database))
+                return Backends(
+                    objects: objects, policy: try await PostgresPolicyStore(database: database),
+                    media: try await PostgresMediaInfoStore(database: database), pool: pool)
+            } catch {
+                pool.cancel()
+                throw error
+            }
+        }
     }
 
     /// The policy records alone, for admin commands (they work while a server runs: SQLite in
-    /// WAL mode lets both write, one transaction at a time).
+    /// WAL mode lets both write, one transaction at a time; PostgreSQL serves every instance).
+    /// - Returns: the store, and the connection pool to cancel when done (PostgreSQL).
     /// - Throws: as ``makeBackends(settings:logger:)``.
-    static func openPolicyStore(settings: Settings) throws -> any PolicyStore {
-        try SQLitePolicyStore(database: openDatabase(settings: settings))
+    static func openPolicyStore(settings: Settings) async throws -> (store: any PolicyStore, pool: Task<Void, Never>?) {
+        switch try metadata(settings) {
+        case .sqlite(let path):
+            return (try SQLitePolicyStore(database: SQLiteDatabase(path: path)), nil)
+        case .postgres(let url):
+            let database = try PostgresDatabase(url: url)
+            let pool = Task { await database.run() }
+            return (try await PostgresPolicyStore(database: database), pool)
+        }
     }
 
-    private static func openDatabase(settings: Settings) throws -> SQLiteDatabase {
-        let metadata = settings.metadataURL
-        guard metadata.hasPrefix("sqlite:") else {
-            throw SettingsError("--metadata \(metadata.split(separator: ":").first ?? "") is not available in this build yet; use sqlite:PATH")
-        }
-        return try SQLiteDatabase(path: String(metadata.dropFirst("sqlite:".count)))
+    enum Metadata {
+        case sqlite(path: String)
+        case postgres(url: String)
+    }
+
+    static func metadata(_ settings: Settings) throws -> Metadata {
+        let url = settings.metadataURL
+        if url.hasPrefix("sqlite:") { return .sqlite(path: String(url.dropFirst("sqlite:".count))) }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return .postgres(url: url) }
+        throw SettingsError("--metadata must be sqlite:PATH or postgres://user:password@host:port/database")
     }
 }

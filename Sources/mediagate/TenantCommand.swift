@@ -19,7 +19,7 @@ struct TenantCommand: AsyncParsableCommand {
         @Flag(name: .customLong("json"), help: "Print JSON.") var json = false
 
         func run() async throws {
-            let store = try StorageFactory.openPolicyStore(settings: try common.settings())
+            let (store, _) = try await StorageFactory.openPolicyStore(settings: try common.settings())
             let now = Date()
             let key = AccessKeyRecord.generate(tenant: name, now: now)
             do {
@@ -37,7 +37,7 @@ struct TenantCommand: AsyncParsableCommand {
         @Flag(name: .customLong("json"), help: "Print JSON.") var json = false
 
         func run() async throws {
-            let store = try StorageFactory.openPolicyStore(settings: try common.settings())
+            let (store, _) = try await StorageFactory.openPolicyStore(settings: try common.settings())
             var rows: [[String: Any]] = []
             for tenant in try await store.tenants() {
                 let keys = try await store.accessKeyIDs(ofTenant: tenant.name)
@@ -58,7 +58,7 @@ struct TenantCommand: AsyncParsableCommand {
         @Argument(help: "Tenant name.") var name: String
 
         func run() async throws {
-            let store = try StorageFactory.openPolicyStore(settings: try common.settings())
+            let (store, _) = try await StorageFactory.openPolicyStore(settings: try common.settings())
             guard try await store.removeTenant(named: name) else { throw CommandFailure("no tenant named \(name)") }
             print("removed tenant \(name)")
         }
@@ -72,7 +72,7 @@ struct TenantCommand: AsyncParsableCommand {
         @Flag(name: .customLong("json"), help: "Print JSON.") var json = false
 
         func run() async throws {
-            let store = try StorageFactory.openPolicyStore(settings: try common.settings())
+            let (store, _) = try await StorageFactory.openPolicyStore(settings: try common.settings())
             guard let tenant = try await store.tenants().first(where: { $0.name == name }) else {
                 throw CommandFailure("no tenant named \(name)")
             }
