@@ -122,3 +122,30 @@ def test_generated_credentials_are_private_printed_once_and_presign_works(tmp_pa
     finally:
         second = _stop(proc)
     assert secret not in second, "credentials are printed only on the start that generated them"
+
+
+def test_second_serve_on_one_data_dir_is_refused(tmp_path):
+    """Two gateways on one data dir would remove each other's temp files at start-up."""
+    env = {"MEDIAGATE_ROOT_ACCESS_KEY": "AKCLI", "MEDIAGATE_ROOT_SECRET_KEY": "secret-cli"}
+    first_port, second_port = free_port(), free_port()
+    data = tmp_path / "data"
+    first = _start(["--listen", f"127.0.0.1:{first_port}", "--data-dir", str(data)], env, tmp_path)
+    try:
+        assert _wait_ready(first_port, first)
+        second = subprocess.run([str(mediagate_binary()), "serve", "--listen", f"127.0.0.1:{second_port}",
+                                 "--data-dir", str(data)],
+                                env={**{k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}, **env},
+                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert "another mediagate serve" in (second.stdout + second.stderr)
+        # the first one still serves
+        with urllib.request.urlopen(f"http://127.0.0.1:{first_port}/_mediagate/health", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        _stop(first)
+    # once it has stopped, the data dir can be served again
+    third = _start(["--listen", f"127.0.0.1:{second_port}", "--data-dir", str(data)], env, tmp_path)
+    try:
+        assert _wait_ready(second_port, third)
+    finally:
+        _stop(third)

@@ -61,6 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
         try FileManager.default.createDirectory(atPath: settings.dataDir, withIntermediateDirectories: true)
+        let lock = try DataDirectoryLock(dataDirectory: settings.dataDir)
         let secrets = try Secrets.load(dataDir: settings.dataDir, environment: environment)
         if secrets.generated {
             // Printed once, on the start that created them; never logged.
@@ -133,5 +134,6 @@ struct ServeCommand: AsyncParsableCommand {
         try await app.runService()
         try await workers.shutdown()
         backends.pool?.cancel()
+        withExtendedLifetime(lock) {}
     }
 }
