@@ -75,10 +75,3 @@ public final class PostgresDatabase: Sendable {
 public struct PostgresURLError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
-
-extension Date {
-    /// Milliseconds since 1970, as every table stores times.
-    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
-}

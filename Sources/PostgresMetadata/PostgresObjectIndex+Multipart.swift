@@ -7,7 +7,7 @@ extension PostgresObjectIndex {
     /// Records a new upload.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func createUpload(bucket: String, upload: UploadInfo) async throws {
-        let attributes = try Rows.encodeAttributes(upload.attributes)
+        let attributes = try IndexText.encodeAttributes(upload.attributes)
         try await write { connection in
             try await Rows.requireBucket(connection, bucket, lock: .keyShare, logger)
             try await connection.query("""
@@ -49,7 +49,7 @@ extension PostgresObjectIndex {
                             blob = \(part.blob.rawValue)
                         WHERE upload_id = \(uploadID) AND number = \(number)
                         """, logger: logger)
-                    return try Rows.blobID(replaced)
+                    return try IndexText.blobID(replaced)
                 }
                 let inserted = try await connection.query("""
                     INSERT INTO upload_parts (upload_id, number, size, etag, checksum_algorithm, checksum_value, blob)

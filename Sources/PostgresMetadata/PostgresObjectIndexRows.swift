@@ -78,7 +78,7 @@ enum PostgresObjectIndexRows {
             try row.decode((Data, Int64, String, Int64, String, String?, String?, Bool, String?).self)
         return ObjectInfo(
             bucket: bucket, key: String(decoding: keyData, as: UTF8.self), size: size, etag: etag,
-            lastModified: StorageClock.date(milliseconds: modified), attributes: try decodeAttributes(attributes),
+            lastModified: StorageClock.date(milliseconds: modified), attributes: try IndexText.decodeAttributes(attributes),
             checksum: checksum(algorithm, value), parts: [], isMultipart: isMultipart,
             origin: derived.map { .derived(sourceETag: $0) } ?? .client
         )
@@ -92,7 +92,7 @@ enum PostgresObjectIndexRows {
         _ connection: PostgresConnection, _ info: ObjectInfo, overwrite: Bool, _ logger: Logger
     ) async throws -> Bool {
         let derived: String? = if case .derived(let etag) = info.origin { etag } else { nil }
-        let attributes = try encodeAttributes(info.attributes)
+        let attributes = try IndexText.encodeAttributes(info.attributes)
         let modified = StorageClock.milliseconds(of: info.lastModified)
         let conflict = overwrite
             ? """
@@ -141,7 +141,7 @@ enum PostgresObjectIndexRows {
             """, logger: logger).collect()
         return try rows.map { try $0.decode((Int64, String).self) }
             .sorted { $0.0 < $1.0 }
-            .map { try blobID($0.1) }
+            .map { try IndexText.blobID($0.1) }
     }
 
     /// Deletes the rows of `key`.
@@ -241,7 +241,7 @@ enum PostgresObjectIndexRows {
         let (uploadID, keyData, initiated, attributes, algorithm) = try row.decode((String, Data, Int64, String, String?).self)
         return UploadInfo(
             key: String(decoding: keyData, as: UTF8.self), uploadID: uploadID,
-            initiated: StorageClock.date(milliseconds: initiated), attributes: try decodeAttributes(attributes),
+            initiated: StorageClock.date(milliseconds: initiated), attributes: try IndexText.decodeAttributes(attributes),
             checksumAlgorithm: algorithm
         )
     }
@@ -302,28 +302,13 @@ enum PostgresObjectIndexRows {
         let (number, size, etag, algorithm, value, blob) = try row.decode((Int, Int64, String, String?, String?, String).self)
         return PartRecord(
             part: ObjectPart(number: number, size: size, etag: etag, checksum: checksum(algorithm, value)),
-            blob: try blobID(blob)
+            blob: try IndexText.blobID(blob)
         )
     }
 
     static func checksum(_ algorithm: String?, _ value: String?) -> StoredChecksum? {
         guard let algorithm, let value else { return nil }
         return StoredChecksum(algorithm: algorithm, value: value)
-    }
-
-    static func blobID(_ text: String) throws -> BlobID {
-        guard let id = BlobID(text) else { throw StorageError(.internalError, "malformed blob id in index: \(text)") }
-        return id
-    }
-
-    static func encodeAttributes(_ attributes: ObjectAttributes) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(attributes), as: UTF8.self)
-    }
-
-    static func decodeAttributes(_ json: String) throws -> ObjectAttributes {
-        try JSONDecoder().decode(ObjectAttributes.self, from: Data(json.utf8))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Logging
 import Policy
 import PolicyStore
@@ -63,7 +64,7 @@ public struct PostgresPolicyStore: PolicyStore {
             try Self.checkNewTenant(tenant, against: existing)
             try await connection.query("""
                 INSERT INTO tenants (name, prefix, buckets, created_ms)
-                VALUES (\(tenant.name), \(prefix), \(buckets), \(tenant.createdAt.milliseconds))
+                VALUES (\(tenant.name), \(prefix), \(buckets), \(StorageClock.milliseconds(of: tenant.createdAt)))
                 """, logger: logger)
             try await Self.insertKey(connection, key, logger)
         }
@@ -108,7 +109,7 @@ public struct PostgresPolicyStore: PolicyStore {
             FROM access_keys k JOIN tenants t ON t.name = k.tenant WHERE k.access_key_id = \(id)
             """, logger: logger)
         for try await (keyID, secret, keyMS, name, prefix, buckets, tenantMS) in rows.decode((String, String, Int64, String, Data, String, Int64).self) {
-            let key = AccessKeyRecord(accessKeyID: keyID, secretAccessKey: secret, tenant: name, createdAt: Date(milliseconds: keyMS))
+            let key = AccessKeyRecord(accessKeyID: keyID, secretAccessKey: secret, tenant: name, createdAt: StorageClock.date(milliseconds: keyMS))
             return (key, try Self.tenant(name, prefix, buckets, tenantMS))
         }
         return nil
@@ -119,7 +120,7 @@ public struct PostgresPolicyStore: PolicyStore {
     public func grantConsent(_ key: ConsentKey, until: Date?, at now: Date) async throws {
         try await database.client.query("""
             INSERT INTO consents (tenant, subject, purpose, until_ms, granted_ms)
-            VALUES (\(key.tenant ?? ""), \(key.subject), \(key.purpose), \(until?.milliseconds), \(now.milliseconds))
+            VALUES (\(key.tenant ?? ""), \(key.subject), \(key.purpose), \(until.map(StorageClock.milliseconds(of:))), \(StorageClock.milliseconds(of: now)))
             ON CONFLICT (tenant, subject, purpose) DO UPDATE SET until_ms = EXCLUDED.until_ms, granted_ms = EXCLUDED.granted_ms
             """, logger: logger)
     }
@@ -141,7 +142,7 @@ public struct PostgresPolicyStore: PolicyStore {
                 SELECT until_ms FROM consents WHERE tenant = \(key.tenant ?? "") AND subject = \(key.subject) AND purpose = \(key.purpose)
                 """, logger: logger)
             for try await until in rows.decode(Int64?.self) {
-                found[key] = ConsentTerm(until: until.map(Date.init(milliseconds:)))
+                found[key] = ConsentTerm(until: until.map { StorageClock.date(milliseconds: $0) })
             }
         }
         return found
@@ -156,7 +157,7 @@ public struct PostgresPolicyStore: PolicyStore {
         }
         try await database.client.query("""
             INSERT INTO share_links (token_hash, bucket, key, creator_tenant, expires_ms, created_ms)
-            VALUES (\(link.tokenHash), \(link.bucket), \(Data(link.key.utf8)), \(creator), \(link.expiresAt.milliseconds), \(link.createdAt.milliseconds))
+            VALUES (\(link.tokenHash), \(link.bucket), \(Data(link.key.utf8)), \(creator), \(StorageClock.milliseconds(of: link.expiresAt)), \(StorageClock.milliseconds(of: link.createdAt)))
             """, logger: logger)
     }
 
@@ -167,7 +168,7 @@ public struct PostgresPolicyStore: PolicyStore {
         for try await (hash, bucket, key, creator, expires, created) in rows.decode((String, String, Data, String?, Int64, Int64).self) {
             return ShareLinkRecord(
                 tokenHash: hash, bucket: bucket, key: String(decoding: key, as: UTF8.self),
-                creator: creator.map { .tenant($0) } ?? .root, expiresAt: Date(milliseconds: expires), createdAt: Date(milliseconds: created))
+                creator: creator.map { .tenant($0) } ?? .root, expiresAt: StorageClock.date(milliseconds: expires), createdAt: StorageClock.date(milliseconds: created))
         }
         return nil
     }
@@ -194,13 +195,13 @@ public struct PostgresPolicyStore: PolicyStore {
     private static func tenant(_ name: String, _ prefix: Data, _ buckets: String, _ created: Int64) throws -> TenantRecord {
         TenantRecord(
             name: name, prefix: String(decoding: prefix, as: UTF8.self),
-            buckets: try JSONDecoder().decode([String].self, from: Data(buckets.utf8)), createdAt: Date(milliseconds: created))
+            buckets: try JSONDecoder().decode([String].self, from: Data(buckets.utf8)), createdAt: StorageClock.date(milliseconds: created))
     }
 
     private static func insertKey(_ connection: PostgresConnection, _ key: AccessKeyRecord, _ logger: Logger) async throws {
         try await connection.query("""
             INSERT INTO access_keys (access_key_id, secret, tenant, created_ms)
-            VALUES (\(key.accessKeyID), \(key.secretAccessKey), \(key.tenant), \(key.createdAt.milliseconds))
+            VALUES (\(key.accessKeyID), \(key.secretAccessKey), \(key.tenant), \(StorageClock.milliseconds(of: key.createdAt)))
             """, logger: logger)
     }
 }

@@ -29,7 +29,11 @@ enum ControlJSON {
     static func response(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return response(status, data: (try? encoder.encode(value)) ?? Data("{}".utf8))
+    }
+
+    /// An answer of JSON bytes, never cached.
+    static func response(_ status: HTTPResponse.Status, data: Data) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"

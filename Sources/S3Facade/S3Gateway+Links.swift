@@ -108,15 +108,17 @@ extension S3Gateway {
                 throw notFound
             }
             guard link.expiresAt > Date() else { throw S3Error(.accessDenied, "Share link has expired") }
+            // One read of the tenants: the creator's rights and every owner's scope.
+            let records = try await policyStore.tenants()
             let principal: Principal
             switch link.creator {
             case .root:
                 principal = .root(accessKeyID: control?.root.accessKeyID ?? "")
             case .tenant(let name):
-                guard let tenant = try await policyStore.tenants().first(where: { $0.name == name }) else { throw notFound }
+                guard let tenant = records.first(where: { $0.name == name }) else { throw notFound }
                 principal = .tenant(TenantIdentity(name: tenant.name, accessKeyID: "share-link", prefix: tenant.prefix, buckets: tenant.buckets))
             }
-            let tenants = try await policyStore.tenants().map(\.scope)
+            let tenants = records.map(\.scope)
             let grant = try await authorize(
                 principal, .readObject, bucket: link.bucket, key: link.key, tenants: tenants, presigned: nil,
                 logger: logger, operation: "ShareLink")

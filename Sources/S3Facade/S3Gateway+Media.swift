@@ -51,9 +51,6 @@ extension S3Gateway {
         ]
         let object = values.mapValues { $0 ?? NSNull() }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return ControlJSON.response(.ok, data: data)
     }
 }

@@ -45,7 +45,7 @@ enum ObjectIndexRows {
         return ObjectInfo(
             bucket: bucket, key: String(decoding: keyData, as: UTF8.self), size: row["size"],
             etag: row["etag"], lastModified: StorageClock.date(milliseconds: row["last_modified_ms"]),
-            attributes: try decodeAttributes(row["attributes"]), checksum: checksum(row),
+            attributes: try IndexText.decodeAttributes(row["attributes"]), checksum: checksum(row),
             parts: [], isMultipart: row["is_multipart"], origin: derived.map { .derived(sourceETag: $0) } ?? .client
         )
     }
@@ -59,7 +59,7 @@ enum ObjectIndexRows {
             INSERT INTO objects (bucket, \(objectColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 info.bucket, keyData, info.size, info.etag, StorageClock.milliseconds(of: info.lastModified),
-                try encodeAttributes(info.attributes), info.checksum?.algorithm, info.checksum?.value,
+                try IndexText.encodeAttributes(info.attributes), info.checksum?.algorithm, info.checksum?.value,
                 info.isMultipart, derived,
             ])
         let insertPart = try db.cachedStatement(sql: """
@@ -81,7 +81,7 @@ enum ObjectIndexRows {
         let blobs = try String.fetchAll(
             db.cachedStatement(sql: "SELECT blob FROM object_parts WHERE bucket = ? AND key = ? ORDER BY seq"),
             arguments: [bucket, keyData]
-        ).map(blobID)
+        ).map(IndexText.blobID)
         try db.cachedStatement(sql: "DELETE FROM object_parts WHERE bucket = ? AND key = ?")
             .execute(arguments: [bucket, keyData])
         try db.cachedStatement(sql: "DELETE FROM objects WHERE bucket = ? AND key = ?")
@@ -146,7 +146,7 @@ enum ObjectIndexRows {
         return UploadInfo(
             key: String(decoding: keyData, as: UTF8.self), uploadID: row["upload_id"],
             initiated: StorageClock.date(milliseconds: row["initiated_ms"]),
-            attributes: try decodeAttributes(row["attributes"]), checksumAlgorithm: row["checksum_algorithm"]
+            attributes: try IndexText.decodeAttributes(row["attributes"]), checksumAlgorithm: row["checksum_algorithm"]
         )
     }
 
@@ -197,7 +197,7 @@ enum ObjectIndexRows {
     static func partRecord(_ row: Row) throws -> PartRecord {
         PartRecord(
             part: ObjectPart(number: row["number"], size: row["size"], etag: row["etag"], checksum: checksum(row)),
-            blob: try blobID(row["blob"])
+            blob: try IndexText.blobID(row["blob"])
         )
     }
 
@@ -206,20 +206,5 @@ enum ObjectIndexRows {
         let value: String? = row["checksum_value"]
         guard let algorithm, let value else { return nil }
         return StoredChecksum(algorithm: algorithm, value: value)
-    }
-
-    static func blobID(_ text: String) throws -> BlobID {
-        guard let id = BlobID(text) else { throw StorageError(.internalError, "malformed blob id in index: \(text)") }
-        return id
-    }
-
-    static func encodeAttributes(_ attributes: ObjectAttributes) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(attributes), as: UTF8.self)
-    }
-
-    static func decodeAttributes(_ json: String) throws -> ObjectAttributes {
-        try JSONDecoder().decode(ObjectAttributes.self, from: Data(json.utf8))
     }
 }

@@ -6,7 +6,7 @@ extension SQLiteObjectIndex {
     /// Records a new upload.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func createUpload(bucket: String, upload: UploadInfo) async throws {
-        let attributes = try ObjectIndexRows.encodeAttributes(upload.attributes)
+        let attributes = try IndexText.encodeAttributes(upload.attributes)
         try await write { db in
             try ObjectIndexRows.requireBucket(db, bucket)
             try db.execute(sql: """
@@ -43,7 +43,7 @@ extension SQLiteObjectIndex {
                     uploadID, part.part.number, part.part.size, part.part.etag, part.part.checksum?.algorithm,
                     part.part.checksum?.value, part.blob.rawValue,
                 ])
-            return try replaced.map(ObjectIndexRows.blobID)
+            return try replaced.map(IndexText.blobID)
         }
     }
 

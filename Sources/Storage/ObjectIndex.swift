@@ -156,3 +156,27 @@ public struct CompletionOutcome: Sendable, Equatable {
         self.freedBlobs = freedBlobs
     }
 }
+
+/// How every ``ObjectIndex`` implementation writes and reads the values it stores as text.
+public enum IndexText {
+    /// A blob id read back from an index.
+    /// - Throws: ``StorageError/Code/internalError`` for text that is not a blob id.
+    public static func blobID(_ text: String) throws -> BlobID {
+        guard let id = BlobID(text) else { throw StorageError(.internalError, "malformed blob id in index: \(text)") }
+        return id
+    }
+
+    /// Attributes as JSON with sorted keys (stable text for equal attributes).
+    /// - Throws: encoding errors.
+    public static func encodeAttributes(_ attributes: ObjectAttributes) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(attributes), as: UTF8.self)
+    }
+
+    /// Attributes from ``encodeAttributes(_:)``'s JSON.
+    /// - Throws: decoding errors.
+    public static func decodeAttributes(_ json: String) throws -> ObjectAttributes {
+        try JSONDecoder().decode(ObjectAttributes.self, from: Data(json.utf8))
+    }
+}

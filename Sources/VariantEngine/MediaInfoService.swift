@@ -21,19 +21,23 @@ public final class MediaInfoService: Sendable {
     /// The media info of the object's current version, computed now when needed.
     /// - Throws: `StorageError` `.noSuchKey`; ``VariantError`` `.busy` or `.imageTooLarge`.
     public func info(bucket: String, key: String) async throws -> MediaInfo {
-        guard let object = try await store.headObject(bucket: bucket, key: key) else { throw StorageError(.noSuchKey, key) }
-        if let stored = try await records.mediaInfo(bucket: bucket, key: key), stored.etag == object.etag, stored.info.sha256 != nil {
-            return stored.info
-        }
-        return try await compute(bucket: bucket, key: key)
+        try await current(bucket: bucket, key: key).info
     }
 
     /// Fills the fields of `patch` that are still empty for the current version.
     /// - Throws: `StorageError` `.noSuchKey`.
     public func fill(bucket: String, key: String, patch: MediaInfo) async throws -> MediaInfo {
-        _ = try await info(bucket: bucket, key: key)
+        let etag = try await current(bucket: bucket, key: key).etag
+        return try await records.fill(patch, bucket: bucket, key: key, etag: etag)
+    }
+
+    /// The info of the current version and that version's ETag, computed now when needed.
+    private func current(bucket: String, key: String) async throws -> (info: MediaInfo, etag: String) {
         guard let object = try await store.headObject(bucket: bucket, key: key) else { throw StorageError(.noSuchKey, key) }
-        return try await records.fill(patch, bucket: bucket, key: key, etag: object.etag)
+        if let stored = try await records.mediaInfo(bucket: bucket, key: key), stored.etag == object.etag, stored.info.sha256 != nil {
+            return stored
+        }
+        return try await compute(bucket: bucket, key: key)
     }
 
     /// Computes a just-written source's info in the background.
@@ -41,7 +45,7 @@ public final class MediaInfoService: Sendable {
         Task { _ = try? await self.compute(bucket: bucket, key: key) }
     }
 
-    private func compute(bucket: String, key: String) async throws -> MediaInfo {
+    private func compute(bucket: String, key: String) async throws -> (info: MediaInfo, etag: String) {
         let reader = try await store.openObject(bucket: bucket, key: key)
         guard reader.info.size <= Int64(analyzer.limits.maxBytes) else {
             throw VariantError(.imageTooLarge, "object has \(reader.info.size) bytes, over \(analyzer.limits.maxBytes)")
@@ -53,6 +57,6 @@ public final class MediaInfoService: Sendable {
             for try await buffer in reader.read(range: nil) { bytes.append(contentsOf: buffer.readableBytesView) }
             return bytes
         }, { (input: [UInt8]) throws(VariantError) -> MediaInfo in analyzer.analyze(input) })
-        return try await records.saveComputed(info, bucket: bucket, key: key, etag: reader.info.etag)
+        return (try await records.saveComputed(info, bucket: bucket, key: key, etag: reader.info.etag), reader.info.etag)
     }
 }

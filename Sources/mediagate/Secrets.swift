@@ -1,4 +1,5 @@
 import Foundation
+import PolicyStore
 
 /// Root credentials and the admin token: from the environment, or generated on first start and
 /// kept in the data dir (mode 0600). Secrets are never logged.
@@ -31,8 +32,8 @@ struct Secrets: Sendable {
                 access = String(parts[0])
                 secret = String(parts[1])
             } else {
-                access = randomString(length: 20, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-                secret = randomString(length: 40, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                access = RandomText.make(length: 20, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+                secret = RandomText.make(length: 40, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
                 try writePrivate("\(access) \(secret)\n", to: file)
                 generated = true
             }
@@ -46,7 +47,7 @@ struct Secrets: Sendable {
             if let stored = try? String(contentsOf: file, encoding: .utf8), !stored.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 token = stored.trimmingCharacters(in: .whitespacesAndNewlines)
             } else {
-                token = randomString(length: 43, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                token = RandomText.make(length: 43, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
                 try writePrivate(token + "\n", to: file)
                 generated = true
             }
@@ -62,12 +63,5 @@ struct Secrets: Sendable {
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(fd) == 0 else { throw SettingsError("cannot write \(path)") }
-    }
-
-    /// Uniform random characters from a system CSPRNG.
-    static func randomString(length: Int, alphabet: String) -> String {
-        let characters = Array(alphabet)
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<length).map { _ in characters[Int.random(in: 0..<characters.count, using: &generator)] })
     }
 }
