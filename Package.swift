@@ -6,7 +6,7 @@ import PackageDescription
 /// Dependency direction (arrow = depends on), see README "Architecture":
 ///   mediagate (CLI, config, wiring) ─► S3Facade ─► Policy ─► GatewayCore
 ///                                      S3Facade ─► SigV4, S3XML, Storage, PolicyStore, VariantEngine
-///   mediagate ─► DiskStorage, SQLiteMetadata (implementations of Storage's and PolicyStore's protocols)
+///   mediagate ─► DiskStorage, UpstreamStorage, SQLiteMetadata, PostgresMetadata (implementations of Storage's and PolicyStore's protocols)
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure building blocks: no I/O.
@@ -85,6 +86,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Object bytes in an upstream S3-compatible store (R2), signed with the project's SigV4 signer.
+        .target(
+            name: "UpstreamStorage",
+            dependencies: [
+                "Storage", "SigV4", "S3XML", "GatewayCore", "Integrity",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // libvips: a system library and a small C target of fixed-arity wrappers; only
         // VariantEngine imports them.
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
@@ -120,7 +133,7 @@ let package = Package(
             name: "mediagate",
             dependencies: [
                 "S3Facade", "DiskStorage", "SQLiteMetadata", "SigV4", "GatewayCore", "Storage", "Policy", "PolicyStore",
-                "VariantEngine", "PostgresMetadata",
+                "VariantEngine", "PostgresMetadata", "UpstreamStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

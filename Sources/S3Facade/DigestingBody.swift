@@ -8,17 +8,24 @@ final class DigestingBody: @unchecked Sendable {
     private var source: ByteStream.Iterator
     private var digester: BodyDigester
     private let algorithm: ChecksumAlgorithm?
+    private let facts: UploadFacts
 
+    /// - Parameter facts: what is known of the bytes already (length, the source's checksum);
+    ///   a checksum of another algorithm than `algorithm` is dropped.
     /// - Important: the result is consumed once: chunks first, then `finish`.
-    init(_ stream: ByteStream, checksum algorithm: ChecksumAlgorithm?) {
+    init(_ stream: ByteStream, checksum algorithm: ChecksumAlgorithm?, facts: UploadFacts = UploadFacts()) {
         self.source = stream.makeAsyncIterator()
         self.algorithm = algorithm
+        var facts = facts
+        facts.checksumAlgorithm = algorithm?.rawValue
+        if facts.checksum?.algorithm != algorithm?.rawValue { facts.checksum = nil }
+        self.facts = facts
         self.digester = BodyDigester(md5: true, sha256: false, checksum: algorithm)
     }
 
     func uploadBody() -> UploadBody {
         UploadBody(
-            chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } },
+            chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } }, facts: facts,
             finish: { [self] in self.finish() })
     }
 

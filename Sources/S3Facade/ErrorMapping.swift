@@ -52,6 +52,12 @@ enum ErrorMapping {
         case .entityTooSmall: return S3Error(.entityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
         case .invalidRange: return S3Error(.invalidRange, "The requested range is not satisfiable")
         case .incompleteBody: return S3Error(.incompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+        case .slowDown:
+            logger.warning("upstream asks to slow down", metadata: ["error": "\(error.detail)"])
+            return S3Error(.slowDown, "Please reduce your request rate.")
+        case .serviceUnavailable:
+            logger.warning("upstream unavailable", metadata: ["error": "\(error.detail)"])
+            return S3Error(.serviceUnavailable, "The storage behind this gateway is unavailable. Please try again.")
         case .internalError:
             logger.error("storage failure", metadata: ["error": "\(error.detail)"])
             return S3Error(.internalError, "We encountered an internal error. Please try again.")

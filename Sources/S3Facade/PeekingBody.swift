@@ -29,7 +29,7 @@ final class PeekingBody: @unchecked Sendable {
     /// The whole body: the buffers read ahead, then the rest.
     func uploadBody() -> UploadBody {
         UploadBody(
-            chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } },
+            chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } }, facts: base.facts,
             finish: base.finish)
     }
 

@@ -40,6 +40,7 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
         case requestTimeTooSkewed = "RequestTimeTooSkewed"
         case signatureDoesNotMatch = "SignatureDoesNotMatch"
         case slowDown = "SlowDown"
+        case serviceUnavailable = "ServiceUnavailable"
         case xAmzContentSHA256Mismatch = "XAmzContentSHA256Mismatch"
         case conditionalRequestConflict = "ConditionalRequestConflict"
 
@@ -56,7 +57,7 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
             case .missingContentLength: .lengthRequired
             case .notImplemented: .notImplemented
             case .internalError: .internalServerError
-            case .slowDown: .serviceUnavailable
+            case .slowDown, .serviceUnavailable: .serviceUnavailable
             default: .badRequest
             }
         }

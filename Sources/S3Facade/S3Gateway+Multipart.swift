@@ -66,10 +66,11 @@ extension S3Gateway {
             }
             range = start..<(end + 1)
         }
-        guard (range.map { $0.upperBound - $0.lowerBound } ?? reader.info.size) <= maxLength(write) else {
+        let length = range.map { $0.upperBound - $0.lowerBound } ?? reader.info.size
+        guard length <= maxLength(write) else {
             throw S3Error(.entityTooLarge, "Your proposed upload exceeds the maximum allowed size")
         }
-        let digesting = DigestingBody(reader.read(range: range), checksum: nil)
+        let digesting = DigestingBody(reader.read(range: range), checksum: nil, facts: UploadFacts(length: length))
         let body = try await screenFirstPart(write, bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: digesting.uploadBody())
         let part = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: body)

@@ -134,7 +134,9 @@ extension S3Gateway {
         try screenDeclared(write, contentType: attributes.contentType, length: source.size)
         let algorithm = headers[.amzChecksumAlgorithm].flatMap { ChecksumAlgorithm(rawValue: $0.uppercased()) }
             ?? source.checksum.flatMap { ChecksumAlgorithm(rawValue: $0.algorithm) }
-        let digesting = DigestingBody(reader.read(range: nil), checksum: algorithm)
+        // A single-part source's checksum is a whole-object checksum: the copy's, when the algorithm stays.
+        let known = UploadFacts(length: source.size, checksum: source.isMultipart ? nil : source.checksum)
+        let digesting = DigestingBody(reader.read(range: nil), checksum: algorithm, facts: known)
         let (body, checkedAttributes) = try await screenContent(write, attributes: attributes, body: digesting.uploadBody())
         let info = try await withObjectErrors(bucket: bucket, key: key) {
             try await store.putObject(

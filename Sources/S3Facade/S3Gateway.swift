@@ -178,7 +178,7 @@ public struct S3Gateway: HTTPResponder {
 
     static func errorResponse(_ error: S3Error, resource: Substring, requestID: String, method: HTTPRequest.Method) -> Response {
         var headers = HTTPFields()
-        if error.code == .slowDown { headers[.retryAfter] = "1" }
+        if error.code == .slowDown || error.code == .serviceUnavailable { headers[.retryAfter] = "1" }
         if method == .head || error.code == .notModified {
             return Response(status: error.code.status, headers: headers)
         }

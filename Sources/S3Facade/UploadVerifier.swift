@@ -141,7 +141,14 @@ final class UploadVerifier: @unchecked Sendable {
 
     /// The verified body for a store.
     func uploadBody() -> UploadBody {
-        UploadBody(chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } }, finish: { [self] in try self.finish() })
+        var facts = UploadFacts(length: expectations.length, checksumAlgorithm: expectations.checksumAlgorithm?.rawValue)
+        if case .sha256(let hex) = expectations.payload { facts.sha256Hex = hex.lowercased() }
+        if let algorithm = expectations.checksumAlgorithm, !expectations.checksumInTrailer, let value = expectations.checksumValue {
+            facts.checksum = StoredChecksum(algorithm: algorithm.rawValue, value: value)
+        }
+        return UploadBody(
+            chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } }, facts: facts,
+            finish: { [self] in try self.finish() })
     }
 
     private func next() async throws -> ByteBuffer? {

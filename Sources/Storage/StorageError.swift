@@ -23,6 +23,10 @@ public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible 
         case incompleteBody
         /// An I/O or database failure; details are logged, never sent to clients.
         case internalError
+        /// The upstream store asked to slow down (S3 `SlowDown`), also after retries.
+        case slowDown
+        /// The upstream store could not be reached or failed (5xx, timeout, refused), also after retries.
+        case serviceUnavailable
     }
 
     /// What went wrong.

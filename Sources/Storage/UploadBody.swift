@@ -13,12 +13,35 @@ public struct UploadBody: Sendable {
     public let chunks: ByteStream
     /// Called once after the last chunk: verifies digests and returns what to record.
     public let finish: @Sendable () async throws -> UploadDigest
+    /// What is known about the bytes before they stream (an upstream store needs it up front).
+    public let facts: UploadFacts
 
     /// Creates an upload body.
     public init<S: AsyncSequence & Sendable>(
-        chunks: S, finish: @escaping @Sendable () async throws -> UploadDigest
+        chunks: S, facts: UploadFacts = UploadFacts(), finish: @escaping @Sendable () async throws -> UploadDigest
     ) where S.Element == ByteBuffer {
         self.chunks = ByteStream(chunks)
+        self.facts = facts
         self.finish = finish
+    }
+}
+
+/// Facts about an upload's bytes known before the first byte arrives. Each one, when present, is
+/// enforced by ``UploadBody/finish`` (a body that does not match it fails there).
+public struct UploadFacts: Sendable, Equatable {
+    /// The exact number of bytes.
+    public var length: Int64?
+    /// The lowercase hex SHA-256 of the bytes.
+    public var sha256Hex: String?
+    /// The checksum ``UploadBody/finish`` will return, when its value is already known.
+    public var checksum: StoredChecksum?
+    /// The algorithm of the checksum ``UploadBody/finish`` will return, when there will be one.
+    public var checksumAlgorithm: String?
+
+    public init(length: Int64? = nil, sha256Hex: String? = nil, checksum: StoredChecksum? = nil, checksumAlgorithm: String? = nil) {
+        self.length = length
+        self.sha256Hex = sha256Hex
+        self.checksum = checksum
+        self.checksumAlgorithm = checksumAlgorithm ?? checksum?.algorithm
     }
 }

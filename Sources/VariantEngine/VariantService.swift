@@ -150,8 +150,12 @@ public final class VariantService: Sendable {
         let elapsed = ContinuousClock.now - started
         var attributes = ObjectAttributes(contentType: address.format.contentType)
         attributes.cacheControl = "public, max-age=31536000, immutable"
-        let digest = UploadDigest(md5Hex: Self.md5Hex(image.bytes), checksum: nil)
-        let body = UploadBody(chunks: ByteStream.buffers([ByteBuffer(bytes: image.bytes)]), finish: { digest })
+        var digester = BodyDigester(md5: true, sha256: true, checksum: nil)
+        image.bytes.withUnsafeBytes { digester.update($0) }
+        let digests = digester.finalize()
+        let digest = UploadDigest(md5Hex: digests.md5Hex ?? "", checksum: nil)
+        let facts = UploadFacts(length: Int64(image.bytes.count), sha256Hex: digests.sha256Hex)
+        let body = UploadBody(chunks: ByteStream.buffers([ByteBuffer(bytes: image.bytes)]), facts: facts, finish: { digest })
         do {
             _ = try await store.putObject(
                 bucket: bucket, key: address.key, attributes: attributes, precondition: precondition,
@@ -161,9 +165,5 @@ public final class VariantService: Sendable {
             // Someone else stored the key meanwhile (another derivation, or a client): the caller
             // looks again.
         }
-    }
-
-    static func md5Hex(_ bytes: [UInt8]) -> String {
-        MD5Hasher.hex(MD5Hasher.digest(bytes))
     }
 }

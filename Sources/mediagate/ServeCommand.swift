@@ -13,6 +13,7 @@ import PolicyStore
 import SigV4
 import Storage
 import VariantEngine
+import UpstreamStorage
 
 /// `mediagate serve`: runs the gateway.
 struct ServeCommand: AsyncParsableCommand {
@@ -133,6 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         try await app.runService()
         try await workers.shutdown()
+        if let upstream = backends.objects as? UpstreamObjectStore { try? await upstream.shutdown() }
         backends.pool?.cancel()
         withExtendedLifetime(lock) {}
     }

@@ -4,7 +4,9 @@ import Logging
 import PolicyStore
 import PostgresMetadata
 import SQLiteMetadata
+import SigV4
 import Storage
+import UpstreamStorage
 
 /// What the gateway keeps: object bytes and metadata, policy records and media info.
 struct Backends {
@@ -21,14 +23,16 @@ enum StorageFactory {
     /// - Throws: ``SettingsError`` for a backend this build does not have; database and file
     ///   system errors.
     static func makeBackends(settings: Settings, logger: Logger) async throws -> Backends {
-        guard settings.storage == "disk" else {
-            throw SettingsError("--storage s3 (upstream R2/S3) is not available in this build yet; use --storage disk")
-        }
-        let root = URL(fileURLWithPath: settings.dataDir).appendingPathComponent("objects").path
+        let objectsDir = URL(fileURLWithPath: settings.dataDir).appendingPathComponent("objects").path
+        let upstream = try upstreamConfiguration(settings)
         switch try metadata(settings) {
         case .sqlite(let path):
             let database = try SQLiteDatabase(path: path)
-            let objects = try await DiskObjectStore(root: root, index: try SQLiteObjectIndex(database: database))
+            let objects: any ObjectStore = if let upstream {
+                try UpstreamObjectStore(configuration: upstream, logger: logger)
+            } else {
+                try await DiskObjectStore(root: objectsDir, index: try SQLiteObjectIndex(database: database))
+            }
             return Backends(
                 objects: objects, policy: try SQLitePolicyStore(database: database),
                 media: try SQLiteMediaInfoStore(database: database))
@@ -36,7 +40,11 @@ enum StorageFactory {
             let database = try PostgresDatabase(url: url, logger: logger)
             let pool = Task { await database.run() }
             do {
-                let objects = try await DiskObjectStore(root: root, index: try await PostgresObjectIndex(database: database))
+                let objects: any ObjectStore = if let upstream {
+                    try UpstreamObjectStore(configuration: upstream, logger: logger)
+                } else {
+                    try await DiskObjectStore(root: objectsDir, index: try await PostgresObjectIndex(database: database))
+                }
                 return Backends(
                     objects: objects, policy: try await PostgresPolicyStore(database: database),
                     media: try await PostgresMediaInfoStore(database: database), pool: pool)
@@ -44,6 +52,23 @@ enum StorageFactory {
                 pool.cancel()
                 throw error
             }
+        }
+    }
+
+    /// The upstream settings for `--storage s3`, or nil for disk storage.
+    /// - Throws: ``SettingsError`` when the endpoint or credentials are missing or malformed.
+    static func upstreamConfiguration(_ settings: Settings) throws -> UpstreamConfiguration? {
+        guard settings.storage == "s3" else { return nil }
+        guard let endpoint = settings.upstreamEndpoint else {
+            throw SettingsError("--storage s3 needs --upstream-endpoint (for R2: https://ACCOUNT.r2.cloudflarestorage.com)")
+        }
+        let credentials = SigV4Credentials(accessKeyID: settings.upstreamAccessKey ?? "", secretAccessKey: settings.upstreamSecretKey ?? "")
+        let spool = URL(fileURLWithPath: settings.dataDir).appendingPathComponent("upstream-staging").path
+        do {
+            return try UpstreamConfiguration(
+                endpoint: endpoint, region: settings.upstreamRegion ?? "auto", credentials: credentials, spoolDirectory: spool)
+        } catch {
+            throw SettingsError(error.description)
         }
     }
 
