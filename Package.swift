@@ -161,6 +161,14 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "S3XMLTests", dependencies: ["S3XML"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "UpstreamStorageTests",
+            dependencies: [
+                "UpstreamStorage", "Storage", "SigV4",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "StorageTests",
             dependencies: [
                 "Storage", "DiskStorage", "SQLiteMetadata", "PostgresMetadata", "PostgresTestSupport", "GatewayCore", "Integrity",

@@ -58,6 +58,9 @@ enum ErrorMapping {
         case .serviceUnavailable:
             logger.warning("upstream unavailable", metadata: ["error": "\(error.detail)"])
             return S3Error(.serviceUnavailable, "The storage behind this gateway is unavailable. Please try again.")
+        case .upstreamRefused:
+            logger.info("upstream refused", metadata: ["error": "\(error.detail)"])
+            return S3Error(.invalidRequest, "The storage behind this gateway refused the request (\(error.detail)).")
         case .internalError:
             logger.error("storage failure", metadata: ["error": "\(error.detail)"])
             return S3Error(.internalError, "We encountered an internal error. Please try again.")

@@ -27,6 +27,9 @@ public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible 
         case slowDown
         /// The upstream store could not be reached or failed (5xx, timeout, refused), also after retries.
         case serviceUnavailable
+        /// The upstream store refused a request for a reason S3 clients should see (its detail
+        /// names the upstream code), e.g. a key it cannot store.
+        case upstreamRefused
     }
 
     /// What went wrong.

@@ -5,26 +5,27 @@ import Storage
 
 /// How an upload goes upstream, decided before its first byte.
 ///
-/// Streaming is chosen when the upstream request can be signed without the bytes: the length is
-/// known, the SHA-256 is known (or the connection is TLS, where `UNSIGNED-PAYLOAD` is safe), and the
+/// Streaming is chosen for bodies over the in-memory staging limit when the upstream request can be
+/// signed without the bytes: the length is known, the SHA-256 is known (or the connection is TLS, where `UNSIGNED-PAYLOAD` is safe), and the
 /// checksum to record is known. Otherwise the body is staged first (memory up to a limit, then a
 /// file), hashed, verified, and sent with its computed SHA-256.
 enum UploadPlan {
     case stream(length: Int64, sha256Hex: String?)
     case stage
 
-    static func choose(_ facts: UploadFacts, tls: Bool) -> UploadPlan {
-        // An empty body has no last chunk to hold back.
-        guard let length = facts.length, length > 0 else { return .stage }
+    static func choose(_ facts: UploadFacts, tls: Bool, memoryLimit: Int) -> UploadPlan {
+        // Small bodies are verified before anything goes upstream.
+        guard let length = facts.length, length > Int64(memoryLimit) else { return .stage }
         if facts.checksumAlgorithm != nil, facts.checksum == nil { return .stage }
         if let sha = facts.sha256Hex { return .stream(length: length, sha256Hex: sha) }
         return tls ? .stream(length: length, sha256Hex: nil) : .stage
     }
 }
 
-/// Passes an upload's chunks upstream one chunk late: the last chunk is sent only after
+/// Passes an upload's bytes upstream with its very last byte held back until
 /// ``UploadBody/finish`` has verified the whole body. A body that fails verification therefore
-/// never reaches its declared length, and the upstream store discards it.
+/// never reaches its declared length, and the upstream store discards it. (One byte, not the last
+/// chunk: SeaweedFS commits an empty object when a PUT's connection closes before any body byte.)
 final class HeldBackUpload: @unchecked Sendable {
     private let body: UploadBody
     private let lock = NSLock()
@@ -41,28 +42,44 @@ final class HeldBackUpload: @unchecked Sendable {
         ByteStream { [self] in
             var iterator = body.chunks.makeAsyncIterator()
             var held: ByteBuffer?
+            var lastByte: ByteBuffer?
             var ended = false
             return ByteStream.Iterator {
                 if ended { return nil }
                 do {
-                    while true {
-                        guard let next = try await iterator.next() else { break }
-                        if next.readableBytes == 0 { continue }
-                        if let previous = held {
+                    if lastByte == nil {
+                        while let next = try await iterator.next() {
+                            if next.readableBytes == 0 { continue }
+                            if let previous = held {
+                                held = next
+                                return previous
+                            }
                             held = next
-                            return previous
                         }
-                        held = next
+                        guard var last = held else { return try await self.verified(then: nil, ended: &ended) }
+                        held = nil
+                        if last.readableBytes > 1, let head = last.readSlice(length: last.readableBytes - 1) {
+                            lastByte = last
+                            return head
+                        }
+                        return try await self.verified(then: last, ended: &ended)
                     }
-                    let verified = try await self.body.finish()
-                    self.lock.withLock { self.digest = verified }
-                    ended = true
-                    return held
+                    let byte = lastByte
+                    lastByte = nil
+                    return try await self.verified(then: byte, ended: &ended)
                 } catch {
                     throw UpstreamBodyError(underlying: error)
                 }
             }
         }
+    }
+
+    /// Verifies the body, then releases `buffer`.
+    private func verified(then buffer: ByteBuffer?, ended: inout Bool) async throws -> ByteBuffer? {
+        let digest = try await body.finish()
+        lock.withLock { self.digest = digest }
+        ended = true
+        return buffer
     }
 }
 

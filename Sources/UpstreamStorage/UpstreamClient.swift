@@ -66,6 +66,8 @@ final class UpstreamClient: Sendable {
         settings.timeout.write = .init(configuration.ioTimeout)
         settings.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         settings.httpVersion = .http1Only
+        // A refused connection fails at once; this client retries itself, with its own budget.
+        settings.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: settings)
     }
 
@@ -195,7 +197,7 @@ final class UpstreamClient: Sendable {
             case 404: return notFound
             case 412: return .preconditionFailed
             case 416: return .invalidRange
-            default: return .internalError
+            default: return status >= 400 && status < 500 ? .upstreamRefused : .internalError
             }
         }
     }

@@ -63,8 +63,17 @@ public final class UpstreamObjectStore: ObjectStore {
     ) async throws -> ObjectInfo {
         var request = UpstreamRequest(method: .PUT, bucket: bucket, key: key)
         request.headers = UpstreamMapping.preconditionHeaders(precondition)
-        let sent = try await upload(request, body: body) { checksum in
-            UpstreamMapping.headers(attributes: attributes, origin: origin, checksum: checksum)
+        let sent: (etag: String, length: Int64, digest: UploadDigest)
+        do {
+            sent = try await upload(request, body: body) { checksum in
+                UpstreamMapping.headers(attributes: attributes, origin: origin, checksum: checksum)
+            }
+        } catch let error as StorageError where error.code == .preconditionFailed {
+            // S3 answers If-Match on a missing key with 404; some stores say 412.
+            if case .ifMatch = precondition, try await headObject(bucket: bucket, key: key) == nil {
+                throw StorageError(.noSuchKey, key)
+            }
+            throw error
         }
         return ObjectInfo(
             bucket: bucket, key: key, size: sent.length, etag: sent.etag, lastModified: Date(), attributes: attributes,
@@ -136,7 +145,7 @@ public final class UpstreamObjectStore: ObjectStore {
         _ request: UpstreamRequest, body: UploadBody, headers: (StoredChecksum?) -> [(name: String, value: String)] = { _ in [] }
     ) async throws -> (etag: String, length: Int64, digest: UploadDigest) {
         var request = request
-        switch UploadPlan.choose(body.facts, tls: configuration.isTLS) {
+        switch UploadPlan.choose(body.facts, tls: configuration.isTLS, memoryLimit: configuration.memorySpoolLimit) {
         case .stream(let length, let sha256Hex):
             request.headers += headers(body.facts.checksum)
             let held = HeldBackUpload(body)
