@@ -8,6 +8,14 @@ Markers:
   mediagate_only  checks that only make sense against mediagate (kill -9, VmHWM, data dir, ...);
                   skipped under moto only, never under mediagate
   xfail_moto(reason)  a place where moto deviates from AWS S3: xfail under moto only
+  seaweedfs_deviation(reason)  SeaweedFS, the upstream stand-in under CONFORMANCE_STORAGE=s3, differs
+                  from AWS S3 / R2 here (conformance/SEAWEEDFS_NOTES.md): xfail under s3 storage only
+  upstream_gap(reason)  a feature --storage s3 does not have yet (docs/storage.md, "Limits"):
+                  xfail under CONFORMANCE_STORAGE=s3, strict (a pass means the mark is stale)
+  disk_only(reason)   checks of the disk store itself (files in the data dir, fsync and kill -9 of
+                  disk writes): skipped, with the reason, under CONFORMANCE_STORAGE=s3
+
+CONFORMANCE_STORAGE=s3 runs every gateway with `--storage s3` against its own SeaweedFS.
 """
 from __future__ import annotations
 
@@ -34,6 +42,12 @@ TARGET = os.environ.get("CONFORMANCE_TARGET", "mediagate").strip().lower()
 if TARGET not in ("mediagate", "moto"):
     raise SystemExit(f"CONFORMANCE_TARGET must be 'mediagate' or 'moto', not {TARGET!r}")
 IS_MOTO = TARGET == "moto"
+# Where the gateway keeps object bytes: "disk" (default), or "s3": every gateway gets its own
+# SeaweedFS (`weed mini`, conformance/weedserver.py) as upstream, the stand-in for Cloudflare R2.
+STORAGE = os.environ.get("CONFORMANCE_STORAGE", "disk").strip().lower()
+if STORAGE not in ("disk", "s3"):
+    raise SystemExit(f"CONFORMANCE_STORAGE must be 'disk' or 's3', not {STORAGE!r}")
+IS_UPSTREAM = STORAGE == "s3" and not IS_MOTO
 REGION = "us-east-1"
 STARTUP_TIMEOUT = float(os.environ.get("CONFORMANCE_STARTUP_TIMEOUT", "60"))
 
@@ -74,9 +88,26 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running test (runs by default)")
     config.addinivalue_line("markers", "mediagate_only: meaningful only against mediagate; skipped under moto")
     config.addinivalue_line("markers", "xfail_moto(reason): moto deviates from AWS S3 here; xfail under moto only")
+    config.addinivalue_line("markers", "disk_only(reason): checks the disk store itself; skipped under CONFORMANCE_STORAGE=s3")
+    config.addinivalue_line("markers", "seaweedfs_deviation(reason): SeaweedFS differs from S3 here; xfail under CONFORMANCE_STORAGE=s3")
+    config.addinivalue_line("markers", "upstream_gap(reason): not there in --storage s3 yet; strict xfail under CONFORMANCE_STORAGE=s3")
 
 
 def pytest_collection_modifyitems(config, items):
+    if IS_UPSTREAM:
+        for item in items:
+            m = item.get_closest_marker("disk_only")
+            if m:
+                reason = m.kwargs.get("reason") or (m.args[0] if m.args else "checks the disk store")
+                item.add_marker(pytest.mark.skip(reason=f"disk storage only: {reason}"))
+            m = item.get_closest_marker("seaweedfs_deviation")
+            if m:
+                reason = m.kwargs.get("reason") or (m.args[0] if m.args else "SeaweedFS differs from S3")
+                item.add_marker(pytest.mark.xfail(reason=f"SeaweedFS upstream: {reason}", strict=False))
+            m = item.get_closest_marker("upstream_gap")
+            if m:
+                reason = m.kwargs.get("reason") or (m.args[0] if m.args else "not in upstream mode yet")
+                item.add_marker(pytest.mark.xfail(reason=f"upstream mode gap: {reason}", strict=True))
     if not IS_MOTO:
         return
     run_all = os.environ.get("CONFORMANCE_RUN_MEDIAGATE_ONLY") == "1"  # debugging the tests themselves
@@ -90,7 +121,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
-    return f"conformance target: {TARGET} ({mediagate_binary() if not IS_MOTO else 'moto_server'})"
+    return (f"conformance target: {TARGET} ({mediagate_binary() if not IS_MOTO else 'moto_server'}), "
+            f"storage: {STORAGE}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,6 +184,7 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.log_path = base / "server.log"
         self.starts = 0
+        self.upstream = None  # the WeedServer behind this gateway under CONFORMANCE_STORAGE=s3
 
     # addressing -------------------------------------------------------------------------
     @property
@@ -192,6 +225,11 @@ class Server:
             cmd += ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
         if self.mode == "vhost":
             cmd += ["--domain", "localhost"]
+        if self.upstream is not None:
+            cmd += ["--storage", "s3", "--upstream-endpoint", self.upstream.endpoint,
+                    "--upstream-region", self.upstream.region,
+                    "--upstream-access-key", self.upstream.access_key,
+                    "--upstream-secret-key", self.upstream.secret_key]
         return cmd
 
     def environment(self) -> dict[str, str]:
@@ -208,6 +246,11 @@ class Server:
             binary = mediagate_binary()
             if not (binary.is_file() and os.access(binary, os.X_OK)):
                 raise RuntimeError(f"mediagate binary not found at {binary} (set MEDIAGATE_BIN or build it)")
+        if IS_UPSTREAM and self.upstream is None:
+            from weedserver import WeedServer
+
+            # weed's unix sockets need a short path: its own temp dir, not the sandbox
+            self.upstream = WeedServer().start()
         last_error = None
         for attempt in range(3):
             # a restart keeps its port when it can (clients made before stay valid), else moves
@@ -257,6 +300,13 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"not ready after {STARTUP_TIMEOUT:.0f}s")
+
+    def close(self):
+        """Stops the gateway and its upstream, if it has one."""
+        self.stop()
+        if self.upstream is not None:
+            self.upstream.close(keep_logs=True)
+            self.upstream = None
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -366,7 +416,7 @@ class ServerPool:
 
     def close(self):
         for s in self.servers.values():
-            s.stop()
+            s.close()
 
 
 _POOL: "ServerPool | None" = None
@@ -437,7 +487,7 @@ def private_server(pool, request):
 
     yield make
     for s in servers:
-        s.stop()
+        s.close()
         shutil.rmtree(s.sandbox, ignore_errors=True)
 
 

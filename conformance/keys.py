@@ -33,6 +33,12 @@ WEIRD_KEYS = {
     "1024-bytes": KEY_1024,
 }
 
+# Keys SeaweedFS (the upstream stand-in under CONFORMANCE_STORAGE=s3) stores as a directory tree and
+# so refuses or rewrites (SEAWEEDFS_NOTES.md): `.`/`..` segments, `//`, a leading or trailing `/`, a
+# backslash, a segment over 255 bytes.
+SEAWEEDFS_UNSTORABLE = {"dotdot-middle", "dotdot-leading", "dot-segment", "double-slash", "leading-slash",
+                        "trailing-slash", "punctuation", "1024-bytes"}
+
 # Keys whose UTF-8 byte order differs from UTF-16 order, from case-insensitive order and from
 # Unicode-normalised comparison (precomposed é vs e + combining acute are different keys).
 ORDER_KEYS = [

@@ -7,6 +7,10 @@ from conftest import xfail_if_moto
 from keys import ORDER_KEYS, utf8_sorted
 from s3util import key_path, xml_text
 
+# Under CONFORMANCE_STORAGE=s3 listings come from SeaweedFS, which lists in directory-tree order, not
+# UTF-8 byte order, skips whole directories on start-after, and cannot hold both `a` and `a/`.
+pytestmark = pytest.mark.seaweedfs_deviation(reason="listing order, start-after and `a` vs `a/` keys")
+
 MAX_PAGES = 200
 
 

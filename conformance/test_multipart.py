@@ -25,6 +25,7 @@ def upload_parts(c, bucket, key, upload_id, parts, first=1):
 
 
 @pytest.mark.xfail_moto(reason="moto answers partNumber reads with 200 and the whole object")
+@pytest.mark.upstream_gap(reason="GET ?partNumber=N of a multipart object: part sizes are not known (docs/storage.md)")
 def test_full_lifecycle(tgt):
     c, b = tgt.client, tgt.bucket
     key = "mp/\u65e5\u672c \u00e9+x.bin"
@@ -195,6 +196,7 @@ def test_invalid_part_order(s3, bucket):
         s3.head_object(Bucket=bucket, Key="order")
 
 
+@pytest.mark.seaweedfs_deviation(reason="a re-uploaded part number keeps both versions; Complete takes the old one")
 def test_part_overwrite_and_subset(s3, bucket):
     p1, p1b, p2, p3 = os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(100)
     uid = s3.create_multipart_upload(Bucket=bucket, Key="subset")["UploadId"]
@@ -240,6 +242,7 @@ def test_list_parts_pagination(s3, bucket):
 
 
 @pytest.mark.xfail_moto(reason="moto ignores prefix/delimiter in ListMultipartUploads")
+@pytest.mark.seaweedfs_deviation(reason="uploads of one key are not listed in initiation order")
 def test_list_multipart_uploads_prefix_delimiter_pagination(s3, bucket):
     keys = ["mp/a", "mp/b/c", "mp/b/d", "other", "mp/a"]  # two uploads for mp/a
     ids = [(k, s3.create_multipart_upload(Bucket=bucket, Key=k)["UploadId"]) for k in keys]
@@ -276,6 +279,7 @@ def test_two_uploads_same_key_last_complete_wins(s3, bucket):
 
 
 @pytest.mark.xfail_moto(reason="moto does not return part checksums in ListParts")
+@pytest.mark.upstream_gap(reason="part checksums are not kept upstream (docs/storage.md)")
 def test_multipart_with_crc32_checksums(tgt):
     c, b = tgt.client, tgt.bucket
     parts = [os.urandom(5 * MiB), os.urandom(4321)]

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.mediagate_only
 
 
 def _tmp_files(server) -> list:
-    tmp = server.data_dir / "objects" / "tmp"
-    assert tmp.is_dir(), f"the disk store's temp dir moved: {tmp} (update this test)"
+    """The store's temp files: the disk store's temp dir, or the upstream store's staging dir."""
+    if server.upstream is not None:
+        tmp = server.data_dir / "upstream-staging"
+    else:
+        tmp = server.data_dir / "objects" / "tmp"
+    assert tmp.is_dir(), f"the store's temp dir moved: {tmp} (update this test)"
     return sorted(p.name for p in tmp.iterdir())
 
 

@@ -4,7 +4,8 @@
 #   2. swift build --build-tests; swift test --skip-build   (unit and in-process tests)
 #   3. swift build --product mediagate       (the debug binary the conformance suite drives)
 #   4. python3 -m pytest conformance         (black-box S3 conformance with boto3, aws cli, s3cmd,
-#                                              rclone, curl and raw SigV4 requests)
+#                                              rclone, curl and raw SigV4 requests), disk storage
+#   5. the same with CONFORMANCE_STORAGE=s3  (every gateway on its own SeaweedFS upstream)
 # Exits non-zero when any step fails. Budget: under 60 minutes on 2 cores.
 set -uo pipefail
 
@@ -56,6 +57,9 @@ if [ $BUILD_OK -eq 1 ] && step "swift build --product mediagate" 900 swift build
   if [ -x "$MEDIAGATE_BIN" ]; then
     # pytest exits 5 when it collected no test: that is a failure too.
     step "conformance (pytest)" 2400 "$PY" -m pytest conformance -q -ra -p no:cacheprovider --durations=10 || true
+    # test_upstream.py starts its own upstream and runs once, above.
+    step "conformance, --storage s3 (pytest)" 2400 env CONFORMANCE_STORAGE=s3 "$PY" -m pytest conformance -q -ra \
+      -p no:cacheprovider --durations=10 --ignore=conformance/test_upstream.py || true
   else
     echo "=== no mediagate binary at $MEDIAGATE_BIN"
     RESULTS+=("FAILED  conformance (no binary at $MEDIAGATE_BIN)")

@@ -3,21 +3,28 @@ import Foundation
 import NIOCore
 import Storage
 
-/// Reads one version of an upstream object: every GET carries `If-Match` with the version's ETag,
-/// so a concurrent overwrite fails the read instead of mixing versions. A transfer that breaks is
-/// resumed from the next byte (same ETag) while attempts remain; after that the stream throws, and
-/// the client's response is aborted rather than completed short.
+/// Reads one version of an upstream object. The whole-object read streams the GET that
+/// described the version (``UpstreamObjectStore/openObject(bucket:key:)``); any other GET (a range,
+/// a resumption) carries `If-Match` with the version's ETag, so a concurrent overwrite fails the read
+/// instead of mixing versions. A transfer that breaks is resumed from the next byte while attempts
+/// remain; after that the stream throws, and the client's response is aborted rather than completed
+/// short.
 struct UpstreamObjectReader: ObjectReader {
     let client: UpstreamClient
     let info: ObjectInfo
+    let opened: OpenedBody
 
     func read(range: Range<Int64>?) -> ByteStream {
         let client = self.client
         let info = self.info
         let wanted = range ?? 0..<info.size
+        // The opened answer serves a whole-object read; for anything else it is dropped now.
+        let whole = wanted == 0..<info.size
+        let first = whole ? opened.take() : nil
+        if !whole { _ = opened.take() }
         return ByteStream {
             var offset = wanted.lowerBound
-            var body: HTTPClientResponse.Body.AsyncIterator?
+            var body: HTTPClientResponse.Body.AsyncIterator? = first?.makeAsyncIterator()
             var failures = 0
             return ByteStream.Iterator {
                 while offset < wanted.upperBound {
@@ -56,5 +63,23 @@ struct UpstreamObjectReader: ObjectReader {
         if range != 0..<info.size { request.headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")) }
         let response = try await client.send(request)
         return response.body.makeAsyncIterator()
+    }
+}
+
+/// The body of the GET that opened an object, taken by the first read (or dropped with the reader,
+/// which cancels that GET).
+final class OpenedBody: @unchecked Sendable {
+    private let lock = NSLock()
+    private var body: HTTPClientResponse.Body?
+
+    init(_ body: HTTPClientResponse.Body) {
+        self.body = body
+    }
+
+    func take() -> HTTPClientResponse.Body? {
+        lock.withLock {
+            defer { body = nil }
+            return body
+        }
     }
 }

@@ -23,6 +23,10 @@ public final class UpstreamObjectStore: ObjectStore {
 
     public init(configuration: UpstreamConfiguration, logger: Logger = Logger(label: "mediagate.upstream")) throws {
         try FileManager.default.createDirectory(atPath: configuration.spoolDirectory, withIntermediateDirectories: true)
+        // Staging files left by a crash: nothing refers to them (one process per data dir, serve.lock).
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.spoolDirectory)) ?? [] {
+            try? FileManager.default.removeItem(atPath: configuration.spoolDirectory + "/" + name)
+        }
         self.configuration = configuration
         self.client = UpstreamClient(configuration: configuration, logger: logger)
     }
@@ -80,9 +84,13 @@ public final class UpstreamObjectStore: ObjectStore {
             checksum: sent.digest.checksum, parts: [], isMultipart: false, origin: origin)
     }
 
+    /// Sends the GET at once, so that the version described is the version whose bytes are already
+    /// on their way: nothing can change between describing the object and reading it. A ranged
+    /// read, or no read at all (HEAD, 304), drops that answer (its connection closes).
     public func openObject(bucket: String, key: String) async throws -> any ObjectReader {
-        guard let info = try await headObject(bucket: bucket, key: key) else { throw StorageError(.noSuchKey, key) }
-        return UpstreamObjectReader(client: client, info: info)
+        let response = try await client.send(UpstreamRequest(method: .GET, bucket: bucket, key: key))
+        let info = UpstreamMapping.info(bucket: bucket, key: key, headers: response.headers)
+        return UpstreamObjectReader(client: client, info: info, opened: OpenedBody(response.body))
     }
 
     public func headObject(bucket: String, key: String) async throws -> ObjectInfo? {
