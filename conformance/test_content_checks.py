@@ -348,8 +348,7 @@ def test_multipart_declared_type_checked_at_create(env, s3):
     assert ups == [], ups
 
 
-@pytest.mark.parametrize("name", ["html", "hostile/not-an-image.jpg", pytest.param("alpha.png", marks=pytest.mark.upstream_gap(
-    reason="the upload's declared type is not known when part 1 arrives; part 1 is only sniffed (docs/storage.md)"))])
+@pytest.mark.parametrize("name", ["html", "hostile/not-an-image.jpg", "alpha.png"])
 def test_multipart_part_one_signature_checked(env, s3, name):
     _, bucket, _, _ = env
     key = f"photos/{uid()}/mp.jpg"

@@ -25,7 +25,6 @@ def upload_parts(c, bucket, key, upload_id, parts, first=1):
 
 
 @pytest.mark.xfail_moto(reason="moto answers partNumber reads with 200 and the whole object")
-@pytest.mark.upstream_gap(reason="GET ?partNumber=N of a multipart object: part sizes are not known (docs/storage.md)")
 def test_full_lifecycle(tgt):
     c, b = tgt.client, tgt.bucket
     key = "mp/\u65e5\u672c \u00e9+x.bin"
@@ -279,7 +278,6 @@ def test_two_uploads_same_key_last_complete_wins(s3, bucket):
 
 
 @pytest.mark.xfail_moto(reason="moto does not return part checksums in ListParts")
-@pytest.mark.upstream_gap(reason="part checksums are not kept upstream (docs/storage.md)")
 def test_multipart_with_crc32_checksums(tgt):
     c, b = tgt.client, tgt.bucket
     parts = [os.urandom(5 * MiB), os.urandom(4321)]

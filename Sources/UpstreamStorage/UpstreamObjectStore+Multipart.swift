@@ -14,6 +14,8 @@ extension UpstreamObjectStore {
         guard let id = root.child("UploadId")?.trimmedText, !id.isEmpty else {
             throw StorageError(.internalError, "upstream sent no UploadId")
         }
+        let upload = UploadInfo(key: key, uploadID: id, initiated: Date(), attributes: attributes, checksumAlgorithm: checksumAlgorithm)
+        try await ledger?.recordUpload(bucket: bucket, upload: upload)
         return id
     }
 
@@ -29,30 +31,57 @@ extension UpstreamObjectStore {
         } catch let error as StorageError where error.code == .noSuchKey {
             throw StorageError(.noSuchUpload, uploadID)
         }
-        return ObjectPart(number: partNumber, size: sent.length, etag: sent.etag, checksum: sent.digest.checksum)
+        let part = ObjectPart(number: partNumber, size: sent.length, etag: sent.etag, checksum: sent.digest.checksum)
+        try await ledger?.recordPart(uploadID: uploadID, part: part)
+        return part
     }
 
     public func completeMultipartUpload(
         bucket: String, key: String, uploadID: String, parts: [CompletedPart],
         precondition: WritePrecondition
     ) async throws -> ObjectInfo {
+        // The parts as the upstream store has them (sizes), with the checksums the gateway recorded.
+        var chosen: [ObjectPart]?
+        if ledger != nil { chosen = try await chosenParts(bucket: bucket, key: key, uploadID: uploadID, requested: parts) }
         var request = UpstreamRequest(method: .POST, bucket: bucket, key: key)
         request.query = [("uploadId", uploadID)]
         request.headers = UpstreamMapping.preconditionHeaders(precondition)
         let root = try await document(
             request, payload: .bytes(UpstreamXML.completion(parts)), root: "CompleteMultipartUploadResult", notFound: .noSuchUpload)
         let etag = UpstreamMapping.unquote(root.child("ETag")?.trimmedText ?? "")
+        if let chosen { try await ledger?.completeUpload(bucket: bucket, key: key, uploadID: uploadID, etag: etag, parts: chosen) }
         if let info = try await headObject(bucket: bucket, key: key), info.etag == etag { return info }
         // Overwritten already by someone else: describe what this call committed.
         return ObjectInfo(
-            bucket: bucket, key: key, size: 0, etag: etag, lastModified: Date(), attributes: ObjectAttributes(),
-            checksum: nil, parts: [], isMultipart: true, origin: .client)
+            bucket: bucket, key: key, size: chosen?.reduce(0) { $0 + $1.size } ?? 0, etag: etag, lastModified: Date(),
+            attributes: ObjectAttributes(), checksum: nil, parts: chosen ?? [], isMultipart: true, origin: .client)
     }
 
     public func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws {
         var request = UpstreamRequest(method: .DELETE, bucket: bucket, key: key)
         request.query = [("uploadId", uploadID)]
         _ = try await client.send(request, notFound: .noSuchUpload)
+        try await ledger?.forgetUpload(uploadID: uploadID)
+    }
+
+    /// The requested parts as listed upstream, each with the checksum recorded for it (when its
+    /// ETag is the one recorded); nil when one is not listed. Errors in the request (order, missing
+    /// parts) are left to the upstream store's answer.
+    private func chosenParts(bucket: String, key: String, uploadID: String, requested: [CompletedPart]) async throws -> [ObjectPart]? {
+        var listed: [Int: [ObjectPart]] = [:]
+        var marker = 0
+        while true {
+            let page = try await listParts(bucket: bucket, key: key, uploadID: uploadID, partNumberMarker: marker, maxParts: 1000)
+            for part in page.parts { listed[part.number, default: []].append(part) }
+            guard page.isTruncated, let next = page.nextPartNumberMarker, next > marker else { break }
+            marker = next
+        }
+        var chosen: [ObjectPart] = []
+        for wanted in requested {
+            guard let part = listed[wanted.number]?.first(where: { $0.etag == UpstreamMapping.unquote(wanted.etag) }) else { return nil }
+            chosen.append(part)
+        }
+        return chosen
     }
 
     public func listParts(
@@ -62,10 +91,19 @@ extension UpstreamObjectStore {
         request.query = [("uploadId", uploadID), ("max-parts", String(maxParts))]
         if partNumberMarker > 0 { request.query.append(("part-number-marker", String(partNumberMarker))) }
         let root = try await document(request, root: "ListPartsResult", notFound: .noSuchUpload)
-        let upload = UploadInfo(
+        var upload = UploadInfo(
             key: key, uploadID: uploadID, initiated: Date(timeIntervalSince1970: 0), attributes: ObjectAttributes(),
             checksumAlgorithm: UpstreamXML.text(root, "ChecksumAlgorithm"))
-        let parts = UpstreamXML.parts(root)
+        var parts = UpstreamXML.parts(root)
+        if let ledger {
+            if let recorded = try await ledger.upload(uploadID: uploadID), recorded.key == key { upload = recorded }
+            let checksums = Dictionary(try await ledger.parts(uploadID: uploadID).map { ($0.number, $0) }) { _, last in last }
+            for index in parts.indices {
+                if let recorded = checksums[parts[index].number], recorded.etag == parts[index].etag {
+                    parts[index].checksum = recorded.checksum
+                }
+            }
+        }
         let truncated = UpstreamXML.bool(root, "IsTruncated")
         return PartsPage(
             upload: upload, parts: parts, isTruncated: truncated,

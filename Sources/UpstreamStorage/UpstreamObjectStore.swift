@@ -20,14 +20,20 @@ import Storage
 public final class UpstreamObjectStore: ObjectStore {
     let client: UpstreamClient
     let configuration: UpstreamConfiguration
+    /// Multipart facts the upstream store does not keep (declared attributes, part checksums, the
+    /// parts of completed objects); without one, multipart objects have no parts or checksums.
+    let ledger: (any MultipartLedger)?
 
-    public init(configuration: UpstreamConfiguration, logger: Logger = Logger(label: "mediagate.upstream")) throws {
+    public init(
+        configuration: UpstreamConfiguration, ledger: (any MultipartLedger)?, logger: Logger = Logger(label: "mediagate.upstream")
+    ) throws {
         try FileManager.default.createDirectory(atPath: configuration.spoolDirectory, withIntermediateDirectories: true)
         // Staging files left by a crash: nothing refers to them (one process per data dir, serve.lock).
         for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.spoolDirectory)) ?? [] {
             try? FileManager.default.removeItem(atPath: configuration.spoolDirectory + "/" + name)
         }
         self.configuration = configuration
+        self.ledger = ledger
         self.client = UpstreamClient(configuration: configuration, logger: logger)
     }
 
@@ -89,8 +95,9 @@ public final class UpstreamObjectStore: ObjectStore {
     /// read, or no read at all (HEAD, 304), drops that answer (its connection closes).
     public func openObject(bucket: String, key: String) async throws -> any ObjectReader {
         let response = try await client.send(UpstreamRequest(method: .GET, bucket: bucket, key: key))
-        let info = UpstreamMapping.info(bucket: bucket, key: key, headers: response.headers)
-        return UpstreamObjectReader(client: client, info: info, opened: OpenedBody(response.body))
+        let opened = OpenedBody(response.body)
+        let info = try await withParts(UpstreamMapping.info(bucket: bucket, key: key, headers: response.headers))
+        return UpstreamObjectReader(client: client, info: info, opened: opened)
     }
 
     public func headObject(bucket: String, key: String) async throws -> ObjectInfo? {
@@ -100,7 +107,17 @@ public final class UpstreamObjectStore: ObjectStore {
             if try await self.bucket(bucket) == nil { throw StorageError(.noSuchBucket, bucket) }
             return nil
         }
-        return UpstreamMapping.info(bucket: bucket, key: key, headers: response.headers)
+        return try await withParts(UpstreamMapping.info(bucket: bucket, key: key, headers: response.headers))
+    }
+
+    /// A multipart object's parts (sizes and checksums), from the ledger, when it recorded this version.
+    func withParts(_ info: ObjectInfo) async throws -> ObjectInfo {
+        guard info.isMultipart, let ledger,
+            let parts = try await ledger.objectParts(bucket: info.bucket, key: info.key, etag: info.etag)
+        else { return info }
+        var info = info
+        info.parts = parts
+        return info
     }
 
     @discardableResult

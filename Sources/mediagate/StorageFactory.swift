@@ -29,7 +29,7 @@ enum StorageFactory {
         case .sqlite(let path):
             let database = try SQLiteDatabase(path: path)
             let objects: any ObjectStore = if let upstream {
-                try UpstreamObjectStore(configuration: upstream, logger: logger)
+                try UpstreamObjectStore(configuration: upstream, ledger: try SQLiteMultipartLedger(database: database), logger: logger)
             } else {
                 try await DiskObjectStore(root: objectsDir, index: try SQLiteObjectIndex(database: database))
             }
@@ -41,7 +41,8 @@ enum StorageFactory {
             let pool = Task { await database.run() }
             do {
                 let objects: any ObjectStore = if let upstream {
-                    try UpstreamObjectStore(configuration: upstream, logger: logger)
+                    try UpstreamObjectStore(
+                        configuration: upstream, ledger: try await PostgresMultipartLedger(database: database), logger: logger)
                 } else {
                     try await DiskObjectStore(root: objectsDir, index: try await PostgresObjectIndex(database: database))
                 }
