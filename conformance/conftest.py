@@ -228,8 +228,8 @@ class Server:
         if self.upstream is not None:
             cmd += ["--storage", "s3", "--upstream-endpoint", self.upstream.endpoint,
                     "--upstream-region", self.upstream.region,
-                    "--upstream-access-key", self.upstream.access_key,
-                    "--upstream-secret-key", self.upstream.secret_key]
+                    "--upstream-access-key", self.upstream.access_key]
+            # the secret goes by environment: not visible in `ps`, and safe when it starts with `-`
         return cmd
 
     def environment(self) -> dict[str, str]:
@@ -237,6 +237,8 @@ class Server:
         env["MEDIAGATE_ROOT_ACCESS_KEY"] = self.creds.access_key
         env["MEDIAGATE_ROOT_SECRET_KEY"] = self.creds.secret_key
         env["MEDIAGATE_ADMIN_TOKEN"] = self.creds.admin_token
+        if self.upstream is not None:
+            env["MEDIAGATE_UPSTREAM_SECRET_KEY"] = self.upstream.secret_key
         if IS_MOTO:
             env["S3_IGNORE_SUBDOMAIN_BUCKETNAME"] = "false" if self.mode == "vhost" else "true"
         return env

@@ -68,8 +68,7 @@ class UpstreamGateway(Server):
         if "--storage" not in cmd:
             cmd += ["--storage", "s3", "--upstream-endpoint", self.upstream.endpoint,
                     "--upstream-region", self.upstream.region,
-                    "--upstream-access-key", self.upstream.access_key,
-                    "--upstream-secret-key", self.upstream.secret_key]
+                    "--upstream-access-key", self.upstream.access_key]
         return cmd + ["--metadata", self.metadata_url]
 
     def environment(self) -> dict[str, str]:

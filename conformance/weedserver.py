@@ -149,7 +149,8 @@ class WeedServer:
         self.config_path = self.base / "s3.json"
         alphabet = string.ascii_uppercase + string.digits
         self._access_key = access_key or "WD" + "".join(secrets.choice(alphabet) for _ in range(18))
-        self._secret_key = secret_key or secrets.token_urlsafe(30)[:40]
+        # hex: no leading `-` that a command line would take for an option
+        self._secret_key = secret_key or secrets.token_hex(20)
         self.keep = keep
         self.extra_args = list(extra_args or [])
         self.aws_like = aws_like
