@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "conformance"))
 
-from s3util import Signer, key_path  # noqa: E402  (the suite's own SigV4 signer)
+from s3util import Signer, key_path, wire_query  # noqa: E402  (the suite's own SigV4 signer)
 from weedserver import WeedServer  # noqa: E402
 
 REGION = "us-east-1"
@@ -95,15 +95,19 @@ class Target:
             conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         return conn
 
-    def request(self, method: str, path: str, body: bytes = b"", sha256: str = EMPTY_SHA256) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, body: bytes = b"", sha256: str = EMPTY_SHA256,
+                query: list[tuple[str, str]] | None = None,
+                content_type: str = "application/octet-stream") -> tuple[int, bytes]:
         headers = {"host": self.host}
         if method == "PUT":
-            headers["content-type"] = "application/octet-stream"
-        self.signer.sign_headers(method, path, [], headers, sha256)
+            headers["content-type"] = content_type
+        query = list(query or [])
+        self.signer.sign_headers(method, path, query, headers, sha256)
+        target = path + ("?" + wire_query(query) if query else "")
         for attempt in range(2):
             conn = self.connection()
             try:
-                conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+                conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
                 for k, v in headers.items():
                     conn.putheader(k, v)
                 if method == "PUT":
@@ -121,10 +125,12 @@ class Target:
         raise AssertionError("unreachable")
 
     def check(self, method: str, path: str, body: bytes = b"", sha256: str = EMPTY_SHA256,
-              length: int | None = None) -> None:
-        status, data = self.request(method, path, body, sha256)
+              length: int | None = None, query: list[tuple[str, str]] | None = None,
+              content_type: str = "application/octet-stream") -> bytes:
+        status, data = self.request(method, path, body, sha256, query=query, content_type=content_type)
         if status != 200 or (length is not None and len(data) != length):
             raise SystemExit(f"{self.name}: {method} {path} → {status}, {len(data)} bytes: {data[:300]!r}")
+        return data
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -156,12 +162,13 @@ def main() -> None:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
         env.update(MEDIAGATE_ROOT_ACCESS_KEY=access, MEDIAGATE_ROOT_SECRET_KEY=secret,
-                   MEDIAGATE_ADMIN_TOKEN=secrets.token_hex(16), MALLOC_ARENA_MAX="2", LOG_LEVEL="warning")
+                   MEDIAGATE_ADMIN_TOKEN=secrets.token_hex(16), MALLOC_ARENA_MAX="2", LOG_LEVEL="warning",
+                   MEDIAGATE_UPSTREAM_SECRET_KEY=weed.secret_key)
         log = open(work / "server.log", "wb")
         proc = subprocess.Popen(
             [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(work / "data"),
              "--storage", "s3", "--upstream-endpoint", weed.endpoint, "--upstream-region", weed.region,
-             "--upstream-access-key", weed.access_key, "--upstream-secret-key", weed.secret_key],
+             "--upstream-access-key", weed.access_key],
             env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_ready(port, proc, work / "server.log")

@@ -25,7 +25,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -59,6 +61,69 @@ def wait_ready(port: int, proc: subprocess.Popen) -> None:
     raise SystemExit("mediagate did not become ready")
 
 
+def vipsthumbnail_seconds(source: Path, size: str, output: str, work: Path, threads: str | None = None) -> float:
+    """One `vipsthumbnail` process making `output` at `size` from `source`, timed (output removed).
+    threads: VIPS_CONCURRENCY for the run (None: libvips' default, a worker thread per core)."""
+    out_dir = Path(tempfile.mkdtemp(prefix="vt-", dir=work))
+    run_env = dict(os.environ)
+    if threads:
+        run_env["VIPS_CONCURRENCY"] = threads
+    t = time.perf_counter()
+    subprocess.run(["vipsthumbnail", str(source), "-s", size, "-o", str(out_dir / output)], check=True, env=run_env)
+    elapsed = time.perf_counter() - t
+    shutil.rmtree(out_dir)
+    return elapsed
+
+
+@dataclass
+class CaseTimings:
+    """Seconds per request of one variant case; `first` and `reference` are paired round by round."""
+    name: str
+    size: int = 0                                            # bytes of the variant
+    first: list[float] = field(default_factory=list)         # first GET (derive + store + serve)
+    reference: list[float] = field(default_factory=list)     # vipsthumbnail, libvips' default threads
+    single: list[float] = field(default_factory=list)        # vipsthumbnail, VIPS_CONCURRENCY=1
+    cached: list[float] = field(default_factory=list)        # later GETs of the stored variant
+    plain: list[float] = field(default_factory=list)         # GETs of a plain object of the same size
+
+
+def measure_case(case: tuple[str, str, str], get: Callable[[str], bytes],
+                 put: Callable[[str, bytes, str], None], work: Path, rounds: int,
+                 source: Path = SOURCE, cached_reads: int = 3) -> CaseTimings:
+    """The measurement of one case, with any client: get(key) → body, put(key, body, content_type).
+
+    Every round uploads `source` to a fresh `…/original.jpg` and times the first GET of the
+    variant, then `vipsthumbnail` making the same size and format from the same file (a process per
+    run, as the CLI is used), with libvips' default threads and with one thread per image (how
+    mediagate runs it); then `cached_reads` GETs of the variant alternating with GETs of a plain
+    object of exactly its size."""
+    name, size, output = case
+    data = source.read_bytes()
+    result = CaseTimings(name)
+    plain_key = None
+    for round_ in range(rounds):
+        key = f"r{round_}-{secrets.token_hex(3)}/original.jpg"
+        put(key, data, "image/jpeg")
+        variant = key.replace("original.jpg", name)
+        t = time.perf_counter()
+        body = get(variant)
+        result.first.append(time.perf_counter() - t)
+        result.size = len(body)
+        result.reference.append(vipsthumbnail_seconds(source, size, output, work))
+        result.single.append(vipsthumbnail_seconds(source, size, output, work, threads="1"))
+        if plain_key is None:
+            plain_key = f"plain-{name}-{secrets.token_hex(3)}"
+            put(plain_key, os.urandom(len(body)), "application/octet-stream")
+        for _ in range(cached_reads):
+            t = time.perf_counter()
+            get(variant)
+            result.cached.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            get(plain_key)
+            result.plain.append(time.perf_counter() - t)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=str(REPO / ".build" / "release" / "mediagate"))
@@ -88,45 +153,20 @@ def main() -> None:
         print(f"input: {SOURCE.name} ({len(source):,} bytes), {args.rounds} rounds, "
               f"binary {args.binary}, {os.cpu_count()} cores")
         print(f"{'case':<24}{'mediagate':>12}{'reference':>12}{'ratio':>8}")
-        for name, size, output in CASES:
-            first, reference, single, cached, plain = [], [], [], [], []
-            for round_ in range(args.rounds):
-                key = f"r{round_}-{secrets.token_hex(3)}/original.jpg"
-                s3.put_object(Bucket=bucket, Key=key, Body=source, ContentType="image/jpeg")
-                variant = key.replace("original.jpg", name)
-                t = time.perf_counter()
-                body = s3.get_object(Bucket=bucket, Key=variant)["Body"].read()
-                first.append(time.perf_counter() - t)
-
-                # The CLI as shipped (libvips' default: a worker thread per core for one image), and
-                # with one thread per image, as mediagate runs libvips (parallelism across requests).
-                for timings, threads in ((reference, None), (single, "1")):
-                    out_dir = work / f"vt-{round_}"
-                    out_dir.mkdir()
-                    run_env = dict(os.environ)
-                    if threads:
-                        run_env["VIPS_CONCURRENCY"] = threads
-                    t = time.perf_counter()
-                    subprocess.run(["vipsthumbnail", str(SOURCE), "-s", size, "-o", str(out_dir / output)], check=True, env=run_env)
-                    timings.append(time.perf_counter() - t)
-                    shutil.rmtree(out_dir)
-
-                if round_ == 0:
-                    plain_key = f"plain-{name}"
-                    s3.put_object(Bucket=bucket, Key=plain_key, Body=os.urandom(len(body)))
-                for _ in range(3):
-                    t = time.perf_counter()
-                    s3.get_object(Bucket=bucket, Key=variant)["Body"].read()
-                    cached.append(time.perf_counter() - t)
-                    t = time.perf_counter()
-                    s3.get_object(Bucket=bucket, Key=plain_key)["Body"].read()
-                    plain.append(time.perf_counter() - t)
+        get = lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # noqa: E731
+        put = lambda key, body, content_type: s3.put_object(Bucket=bucket, Key=key, Body=body,  # noqa: E731
+                                                            ContentType=content_type)
+        for case in CASES:
+            name = case[0]
+            timings = measure_case(case, get, put, work, args.rounds)
+            first, reference, single = timings.first, timings.reference, timings.single
+            cached, plain = timings.cached, timings.plain
             f, r = statistics.median(first), statistics.median(reference)
             c, p = statistics.median(cached), statistics.median(plain)
             r1 = statistics.median(single)
             print(f"{name + ' first':<24}{f * 1000:>10.1f}ms{r * 1000:>10.1f}ms{f / r:>7.2f}x  (vipsthumbnail)")
             print(f"{'':<24}{'':>12}{r1 * 1000:>10.1f}ms{f / r1:>7.2f}x  (vipsthumbnail, VIPS_CONCURRENCY=1)")
-            print(f"{name + ' cached':<24}{c * 1000:>10.2f}ms{p * 1000:>10.2f}ms{c / p:>7.2f}x  (plain GET, {len(body):,} B)")
+            print(f"{name + ' cached':<24}{c * 1000:>10.2f}ms{p * 1000:>10.2f}ms{c / p:>7.2f}x  (plain GET, {timings.size:,} B)")
     finally:
         proc.terminate()
         proc.wait(timeout=15)
