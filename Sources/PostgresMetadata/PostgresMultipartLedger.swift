@@ -87,8 +87,7 @@ public struct PostgresMultipartLedger: MultipartLedger {
                 INSERT INTO upstream_objects (bucket, key, etag, parts) VALUES (\(bucket), \(keyBytes), \(etag), \(text))
                 ON CONFLICT (bucket, key) DO UPDATE SET etag = EXCLUDED.etag, parts = EXCLUDED.parts
                 """, logger: logger)
-            try await connection.query("DELETE FROM upstream_parts WHERE upload_id = \(uploadID)", logger: logger)
-            try await connection.query("DELETE FROM upstream_uploads WHERE upload_id = \(uploadID)", logger: logger)
+            try await Self.forget(connection, uploadID, logger)
         }
     }
 
@@ -101,9 +100,11 @@ public struct PostgresMultipartLedger: MultipartLedger {
 
     public func forgetUpload(uploadID: String) async throws {
         let logger = self.logger
-        try await database.transaction { connection in
-            try await connection.query("DELETE FROM upstream_parts WHERE upload_id = \(uploadID)", logger: logger)
-            try await connection.query("DELETE FROM upstream_uploads WHERE upload_id = \(uploadID)", logger: logger)
-        }
+        try await database.transaction { connection in try await Self.forget(connection, uploadID, logger) }
+    }
+
+    private static func forget(_ connection: PostgresConnection, _ uploadID: String, _ logger: Logger) async throws {
+        try await connection.query("DELETE FROM upstream_parts WHERE upload_id = \(uploadID)", logger: logger)
+        try await connection.query("DELETE FROM upstream_uploads WHERE upload_id = \(uploadID)", logger: logger)
     }
 }

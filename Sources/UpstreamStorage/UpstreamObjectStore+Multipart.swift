@@ -40,9 +40,8 @@ extension UpstreamObjectStore {
         bucket: String, key: String, uploadID: String, parts: [CompletedPart],
         precondition: WritePrecondition
     ) async throws -> ObjectInfo {
-        // The parts as the upstream store has them (sizes), with the checksums the gateway recorded.
         var chosen: [ObjectPart]?
-        if ledger != nil { chosen = try await chosenParts(bucket: bucket, key: key, uploadID: uploadID, requested: parts) }
+        if let ledger { chosen = try await Self.recordedParts(ledger, uploadID: uploadID, requested: parts) }
         var request = UpstreamRequest(method: .POST, bucket: bucket, key: key)
         request.query = [("uploadId", uploadID)]
         request.headers = UpstreamMapping.preconditionHeaders(precondition)
@@ -64,21 +63,16 @@ extension UpstreamObjectStore {
         try await ledger?.forgetUpload(uploadID: uploadID)
     }
 
-    /// The requested parts as listed upstream, each with the checksum recorded for it (when its
-    /// ETag is the one recorded); nil when one is not listed. Errors in the request (order, missing
-    /// parts) are left to the upstream store's answer.
-    private func chosenParts(bucket: String, key: String, uploadID: String, requested: [CompletedPart]) async throws -> [ObjectPart]? {
-        var listed: [Int: [ObjectPart]] = [:]
-        var marker = 0
-        while true {
-            let page = try await listParts(bucket: bucket, key: key, uploadID: uploadID, partNumberMarker: marker, maxParts: 1000)
-            for part in page.parts { listed[part.number, default: []].append(part) }
-            guard page.isTruncated, let next = page.nextPartNumberMarker, next > marker else { break }
-            marker = next
-        }
+    /// The requested parts as the gateway recorded them when they were uploaded (size, ETag,
+    /// checksum); nil when one was not recorded with the requested ETag. Errors in the request
+    /// (order, missing parts) are left to the upstream store's answer.
+    private static func recordedParts(
+        _ ledger: any MultipartLedger, uploadID: String, requested: [CompletedPart]
+    ) async throws -> [ObjectPart]? {
+        let recorded = Dictionary(uniqueKeysWithValues: try await ledger.parts(uploadID: uploadID).map { ($0.number, $0) })
         var chosen: [ObjectPart] = []
         for wanted in requested {
-            guard let part = listed[wanted.number]?.first(where: { $0.etag == UpstreamMapping.unquote(wanted.etag) }) else { return nil }
+            guard let part = recorded[wanted.number], part.etag == UpstreamMapping.unquote(wanted.etag) else { return nil }
             chosen.append(part)
         }
         return chosen
