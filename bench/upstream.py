@@ -27,14 +27,12 @@ import math
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,6 +42,7 @@ sys.path.insert(0, str(REPO / "conformance"))
 
 from s3util import Signer, key_path, wire_query  # noqa: E402  (the suite's own SigV4 signer)
 from weedserver import WeedServer  # noqa: E402
+from variants import free_port, wait_ready  # noqa: E402  (bench/ is this script's directory)
 
 REGION = "us-east-1"
 SIZES = [("4 KiB", 4 << 10), ("1 MiB", 1 << 20), ("16 MiB", 16 << 20)]
@@ -57,27 +56,6 @@ def default_binary() -> Path:
 
 def newest_source_mtime() -> float:
     return max((p.stat().st_mtime for p in (REPO / "Sources").rglob("*.swift")), default=0.0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
-            raise SystemExit(f"mediagate exited with {proc.returncode}:\n{tail}\n"
-                             f"(a binary built before --storage s3 existed? try --binary .build/debug/mediagate)")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_mediagate/ready", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("mediagate did not become ready")
 
 
 class Target:
@@ -171,7 +149,8 @@ def main() -> None:
              "--upstream-access-key", weed.access_key],
             env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_ready(port, proc, work / "server.log")
+        wait_ready(port, proc, work / "server.log",
+                   hint="(a binary built before --storage s3 existed? try --binary .build/debug/mediagate)")
 
         gateway = Target("gateway", port, access, secret)
         direct = Target("direct", weed.port, weed.access_key, weed.secret_key)

@@ -48,11 +48,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(port: int, proc: subprocess.Popen) -> None:
+def wait_ready(port: int, proc: subprocess.Popen, log: Path | None = None, hint: str = "") -> None:
+    """Until mediagate answers /_mediagate/ready; on exit, the end of `log` and `hint` explain why."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"mediagate exited with {proc.returncode}")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:]) if log else ""
+            raise SystemExit(f"mediagate exited with {proc.returncode}" + (f":\n{tail}" if tail else "") + (f"\n{hint}" if hint else ""))
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_mediagate/ready", timeout=1):
                 return
