@@ -9,12 +9,14 @@ import Synchronization
 /// first open file) while the object is overwritten or deleted.
 ///
 /// The reader's side of the race (it read the record, a writer then committed and retired the
-/// blobs before the lease was taken) is closed by ``DiskObjectStore``: after leasing, it reads
-/// the record again and retries when it changed.
+/// blobs before the lease was taken) is closed by ``DiskObjectStore``: it notes ``retirements``
+/// before reading the record and, if the count moved by the time its lease is taken, reads the
+/// record again and retries when it changed.
 final class BlobLeases: Sendable {
     private struct State {
         var leases: [BlobID: Int] = [:]
         var retired: Set<BlobID> = []
+        var retirements: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -49,6 +51,7 @@ final class BlobLeases: Sendable {
     ///   the caller of the last ``release(_:)``.
     func retire(_ ids: [BlobID]) -> [BlobID] {
         state.withLock { state in
+            if !ids.isEmpty { state.retirements &+= 1 }
             var deletable: [BlobID] = []
             for id in ids {
                 if state.leases[id] == nil { deletable.append(id) } else { state.retired.insert(id) }
@@ -56,6 +59,9 @@ final class BlobLeases: Sendable {
             return deletable
         }
     }
+
+    /// How many non-empty ``retire(_:)`` calls there have been.
+    var retirements: UInt64 { state.withLock { $0.retirements } }
 
     /// How many blobs are leased (for tests).
     var leasedCount: Int { state.withLock { $0.leases.count } }

@@ -82,6 +82,12 @@ final class BlobCursor {
                 if index < segments.count { position = segments[index].range.lowerBound }
                 continue
             }
+            // A small remainder of a blob not opened yet: one blocking pread on this thread.
+            if handle == nil, segment.range.upperBound - position <= BlobFiles.inlineReadLimit {
+                let chunk = try files.readInline(segment.blob, range: position..<segment.range.upperBound)
+                position = segment.range.upperBound
+                return chunk
+            }
             do {
                 let file: ReadFileHandle
                 if let handle {

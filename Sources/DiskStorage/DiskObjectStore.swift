@@ -106,13 +106,20 @@ public final class DiskObjectStore: ObjectStore {
     /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/noSuchKey``,
     ///   ``StorageError/Code/internalError`` if the key kept changing under 16 attempts.
     public func openObject(bucket: String, key: String) async throws -> any ObjectReader {
+        var retirements = leases.retirements
         guard var record = try await index.object(bucket: bucket, key: key) else {
             throw StorageError(.noSuchKey, key)
         }
         for _ in 0..<16 {
             let lease = BlobLease(ids: record.blobs, leases: leases, files: files)
-            // A writer that committed before the lease may already have deleted these blobs;
-            // one that commits after it defers their deletion. Reading again tells which.
+            // Blobs are deleted only after being retired: if nothing was retired since before
+            // the record was read, its blobs are still there, and now leased.
+            if leases.retirements == retirements {
+                return DiskObjectReader(record: record, files: files, lease: lease)
+            }
+            // A writer may have committed and deleted these blobs before the lease; reading
+            // again tells whether the record still names them.
+            retirements = leases.retirements
             guard let again = try await index.object(bucket: bucket, key: key) else {
                 throw StorageError(.noSuchKey, key)
             }

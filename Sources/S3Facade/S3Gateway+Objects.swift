@@ -92,11 +92,39 @@ extension S3Gateway {
             return Response(status: status, headers: out)
         }
         let stream = reader.read(range: range)
+        if length <= Self.bufferedBodyLimit {
+            // Small bodies are read before the answer starts: one buffer to write, and a read
+            // failure still gets an S3 error instead of a connection closed mid-body.
+            let whole = try await Self.collect(stream, length: Int(length), key: key)
+            return Response(status: status, headers: out, body: ResponseBody(byteBuffer: whole))
+        }
         let body = ResponseBody(contentLength: Int(length)) { writer in
             for try await buffer in stream { try await writer.write(buffer) }
             try await writer.finish(nil)
         }
         return Response(status: status, headers: out, body: body)
+    }
+
+    /// Bodies up to this size are answered from one buffer (see ``getObject(_:_:)``).
+    static let bufferedBodyLimit: Int64 = 256 << 10
+
+    /// All of `stream`, which must be `length` bytes long.
+    static func collect(_ stream: ByteStream, length: Int, key: String) async throws -> ByteBuffer {
+        var whole: ByteBuffer?
+        for try await buffer in stream {
+            if whole == nil, buffer.readableBytes == length {
+                whole = buffer
+            } else {
+                var chunk = buffer
+                if whole == nil { whole = ByteBuffer(); whole?.reserveCapacity(length) }
+                whole?.writeBuffer(&chunk)
+            }
+        }
+        let body = whole ?? ByteBuffer()
+        guard body.readableBytes == length else {
+            throw StorageError(.internalError, "\(key): read \(body.readableBytes) of \(length) bytes")
+        }
+        return body
     }
 
     func deleteObject(_ call: Call, _ grant: Grant) async throws -> Response {

@@ -14,39 +14,46 @@ enum ObjectIndexRows {
     // MARK: Buckets
 
     static func requireBucket(_ db: Database, _ name: String) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM buckets WHERE name = ?", arguments: [name]) != nil
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM buckets WHERE name = ?"), arguments: [name]) != nil
         else { throw StorageError(.noSuchBucket, name) }
     }
 
     // MARK: Objects
 
-    /// The record of `key`, with its parts.
+    /// The record of `key`, read with one statement (so from one snapshot, even without a
+    /// transaction): the object's columns repeated on each of its part rows, in order.
     static func record(_ db: Database, bucket: String, key: String) throws -> ObjectRecord? {
-        let keyData = Data(key.utf8)
-        let statement = try db.cachedStatement(sql: "SELECT \(objectColumns) FROM objects WHERE bucket = ? AND key = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [bucket, keyData]) else { return nil }
-        let partRows = try Row.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT number, size, etag, checksum_algorithm, checksum_value, blob
-                FROM object_parts WHERE bucket = ? AND key = ? ORDER BY seq
-                """),
-            arguments: [bucket, keyData]
-        )
-        let parts = try partRows.map(partRecord)
-        var info = try objectInfo(bucket: bucket, row: row)
-        info.parts = parts.map(\.part)
-        return ObjectRecord(info: info, blobs: parts.map(\.blob))
+        let statement = try db.cachedStatement(sql: """
+            SELECT o.key, o.size, o.etag, o.last_modified_ms, o.attributes, o.checksum_algorithm, \
+            o.checksum_value, o.is_multipart, o.derived_from_etag, \
+            p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob
+            FROM objects o LEFT JOIN object_parts p ON p.bucket = o.bucket AND p.key = o.key
+            WHERE o.bucket = ? AND o.key = ? ORDER BY p.seq
+            """)
+        let cursor = try Row.fetchCursor(statement, arguments: [bucket, Data(key.utf8)])
+        var info: ObjectInfo?
+        var blobs: [BlobID] = []
+        while let row = try cursor.next() {
+            if info == nil { info = try objectInfo(bucket: bucket, row: row) }
+            // An object without part rows comes back as one row of NULL part columns.
+            guard row[14] as String? != nil else { continue }
+            let part = try partRecord(row, from: 9)
+            info?.parts.append(part.part)
+            blobs.append(part.blob)
+        }
+        return info.map { ObjectRecord(info: $0, blobs: blobs) }
     }
 
-    /// An object row as listed: without its parts.
+    /// An object row as listed: without its parts. Columns by position, in the order of
+    /// ``objectColumns``.
     static func objectInfo(bucket: String, row: Row) throws -> ObjectInfo {
-        let keyData: Data = row["key"]
-        let derived: String? = row["derived_from_etag"]
+        let keyData: Data = row[0]
+        let derived: String? = row[8]
         return ObjectInfo(
-            bucket: bucket, key: String(decoding: keyData, as: UTF8.self), size: row["size"],
-            etag: row["etag"], lastModified: StorageClock.date(milliseconds: row["last_modified_ms"]),
-            attributes: try IndexText.decodeAttributes(row["attributes"]), checksum: checksum(row),
-            parts: [], isMultipart: row["is_multipart"], origin: derived.map { .derived(sourceETag: $0) } ?? .client
+            bucket: bucket, key: String(decoding: keyData, as: UTF8.self), size: row[1],
+            etag: row[2], lastModified: StorageClock.date(milliseconds: row[3]),
+            attributes: try IndexText.decodeAttributes(row[4]), checksum: checksum(row, from: 5),
+            parts: [], isMultipart: row[7], origin: derived.map { .derived(sourceETag: $0) } ?? .client
         )
     }
 
@@ -194,16 +201,19 @@ enum ObjectIndexRows {
 
     // MARK: Values
 
-    static func partRecord(_ row: Row) throws -> PartRecord {
+    /// A part from six columns starting at `first`: number, size, etag, checksum algorithm,
+    /// checksum value, blob.
+    static func partRecord(_ row: Row, from first: Int = 0) throws -> PartRecord {
         PartRecord(
-            part: ObjectPart(number: row["number"], size: row["size"], etag: row["etag"], checksum: checksum(row)),
-            blob: try IndexText.blobID(row["blob"])
+            part: ObjectPart(number: row[first], size: row[first + 1], etag: row[first + 2], checksum: checksum(row, from: first + 3)),
+            blob: try IndexText.blobID(row[first + 5])
         )
     }
 
-    static func checksum(_ row: Row) -> StoredChecksum? {
-        let algorithm: String? = row["checksum_algorithm"]
-        let value: String? = row["checksum_value"]
+    /// A checksum from two columns starting at `first`: algorithm, value.
+    static func checksum(_ row: Row, from first: Int) -> StoredChecksum? {
+        let algorithm: String? = row[first]
+        let value: String? = row[first + 1]
         guard let algorithm, let value else { return nil }
         return StoredChecksum(algorithm: algorithm, value: value)
     }

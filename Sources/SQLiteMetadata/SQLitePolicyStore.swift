@@ -3,15 +3,22 @@ import GRDB
 import Policy
 import PolicyStore
 import Storage
+import Synchronization
 
 /// The ``PolicyStore`` in SQLite, in the same file as the object index (migrations `policy-*`).
 ///
 /// Every call is one transaction on the shared pool. WAL readers see every commit made before
 /// they start, by this process or another (admin commands), so a revoked consent or a removed
 /// tenant applies to the next request.
+///
+/// Tenants and access keys are read on every request, so they are kept in memory together with
+/// the value of `policy_generation`, a counter that triggers raise on every change to either
+/// table (by any process). A request reads only that counter (one cached statement, on the
+/// calling thread) and rereads the tables when it moved.
 public struct SQLitePolicyStore: PolicyStore {
     /// The shared database.
     public let database: SQLiteDatabase
+    private let cache = PolicyCache()
 
     /// Opens the store on `database`, creating or upgrading its tables.
     /// - Throws: `DatabaseError` when a migration fails.
@@ -58,6 +65,24 @@ public struct SQLitePolicyStore: PolicyStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("policy-v2-generation") { db in
+            var sql = """
+                CREATE TABLE policy_generation (
+                    id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+                    value INTEGER NOT NULL
+                );
+                INSERT INTO policy_generation (id, value) VALUES (1, 0);
+                """
+            for table in ["tenants", "access_keys"] {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    sql += """
+                        CREATE TRIGGER \(table)_\(event.lowercased())_generation AFTER \(event) ON \(table)
+                        BEGIN UPDATE policy_generation SET value = value + 1 WHERE id = 1; END;
+                        """
+                }
+            }
+            try db.execute(sql: sql)
+        }
         return migrator
     }
 
@@ -76,7 +101,13 @@ public struct SQLitePolicyStore: PolicyStore {
     }
 
     public func tenants() async throws -> [TenantRecord] {
-        try await database.pool.read { db in try Self.fetchTenants(db) }
+        let generation = try currentGeneration()
+        if let tenants = cache.tenants(at: generation) { return tenants }
+        let (current, tenants) = try await database.pool.read { db in
+            (try Self.generation(db), try Self.fetchTenants(db))
+        }
+        cache.store(tenants: tenants, at: current)
+        return tenants
     }
 
     public func removeTenant(named name: String) async throws -> Bool {
@@ -104,19 +135,28 @@ public struct SQLitePolicyStore: PolicyStore {
     }
 
     public func accessKey(id: String) async throws -> (key: AccessKeyRecord, tenant: TenantRecord)? {
-        try await database.pool.read { db -> (key: AccessKeyRecord, tenant: TenantRecord)? in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT k.access_key_id, k.secret, k.tenant, k.created_ms AS key_ms,
-                       t.name, t.prefix, t.buckets, t.created_ms
-                FROM access_keys k JOIN tenants t ON t.name = k.tenant
-                WHERE k.access_key_id = ?
-                """, arguments: [id])
-            else { return nil }
-            let key = AccessKeyRecord(
-                accessKeyID: row["access_key_id"], secretAccessKey: row["secret"], tenant: row["tenant"],
-                createdAt: Self.date(row["key_ms"]))
-            return (key, try Self.tenant(row))
+        let generation = try currentGeneration()
+        if let found = cache.key(id, at: generation) { return found }
+        let (current, found) = try await database.pool.read { db -> (Int64, (key: AccessKeyRecord, tenant: TenantRecord)?) in
+            (try Self.generation(db), try Self.fetchKey(db, id: id))
         }
+        // Unknown ids are not remembered: anyone can send any number of them.
+        if let found { cache.store(key: found, id: id, at: current) }
+        return found
+    }
+
+    private static func fetchKey(_ db: Database, id: String) throws -> (key: AccessKeyRecord, tenant: TenantRecord)? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT k.access_key_id, k.secret, k.tenant, k.created_ms AS key_ms,
+                   t.name, t.prefix, t.buckets, t.created_ms
+            FROM access_keys k JOIN tenants t ON t.name = k.tenant
+            WHERE k.access_key_id = ?
+            """, arguments: [id])
+        else { return nil }
+        let key = AccessKeyRecord(
+            accessKeyID: row["access_key_id"], secretAccessKey: row["secret"], tenant: row["tenant"],
+            createdAt: Self.date(row["key_ms"]))
+        return (key, try Self.tenant(row))
     }
 
     // MARK: Consents
@@ -193,6 +233,16 @@ public struct SQLitePolicyStore: PolicyStore {
 
     // MARK: Rows
 
+    /// The counter the triggers raise, read on the calling thread with a cached statement and
+    /// no transaction (one statement is its own snapshot).
+    private func currentGeneration() throws -> Int64 {
+        try database.pool.unsafeRead { db in try Self.generation(db) }
+    }
+
+    private static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM policy_generation WHERE id = 1")) ?? 0
+    }
+
     private static func fetchTenants(_ db: Database) throws -> [TenantRecord] {
         try Row.fetchAll(db, sql: "SELECT name, prefix, buckets, created_ms FROM tenants ORDER BY name").map(tenant)
     }
@@ -218,4 +268,45 @@ public struct SQLitePolicyStore: PolicyStore {
 
     private static func milliseconds(_ date: Date) -> Int64 { StorageClock.milliseconds(of: date) }
     private static func date(_ milliseconds: Int64) -> Date { StorageClock.date(milliseconds: milliseconds) }
+}
+
+/// Tenants and access keys as read at one `policy_generation`; anything cached at another
+/// generation is dropped.
+final class PolicyCache: Sendable {
+    private struct Entries {
+        var generation: Int64 = -1
+        var tenants: [TenantRecord]?
+        var keys: [String: (key: AccessKeyRecord, tenant: TenantRecord)] = [:]
+
+        mutating func move(to generation: Int64) {
+            guard generation != self.generation else { return }
+            self = Entries(generation: generation)
+        }
+    }
+
+    private let entries = Mutex(Entries())
+
+    func tenants(at generation: Int64) -> [TenantRecord]? {
+        entries.withLock { $0.generation == generation ? $0.tenants : nil }
+    }
+
+    func key(_ id: String, at generation: Int64) -> (key: AccessKeyRecord, tenant: TenantRecord)? {
+        entries.withLock { $0.generation == generation ? $0.keys[id] : nil }
+    }
+
+    func store(tenants: [TenantRecord], at generation: Int64) {
+        entries.withLock { entries in
+            guard generation >= entries.generation else { return }
+            entries.move(to: generation)
+            entries.tenants = tenants
+        }
+    }
+
+    func store(key: (key: AccessKeyRecord, tenant: TenantRecord), id: String, at generation: Int64) {
+        entries.withLock { entries in
+            guard generation >= entries.generation else { return }
+            entries.move(to: generation)
+            entries.keys[id] = key
+        }
+    }
 }

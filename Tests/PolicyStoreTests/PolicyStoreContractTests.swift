@@ -327,10 +327,23 @@ struct PolicyStoreContractTests {
         #expect(try await admin.revokeConsent(u1))
         #expect(try await server.consents([u1]).isEmpty)
 
+        // The server keeps tenants and keys in memory: each read below follows one that filled
+        // that memory, so a stale answer would show.
+        #expect(try await server.tenants().isEmpty)
+        #expect(try await server.accessKey(id: "AK1") == nil)
         try await admin.addTenant(tenant("acme", "acme/"), key: accessKey("AK1", "acme"))
+        #expect(try await server.tenants().map(\.name) == ["acme"])
         #expect(try await server.accessKey(id: "AK1")?.tenant.name == "acme")
+        #expect(try await server.accessKey(id: "AK1")?.tenant.buckets == [])
+        // A change made with plain SQL (no store method) is seen too.
+        try await admin.database.pool.write { db in
+            try db.execute(sql: "UPDATE tenants SET buckets = '[\"other\"]' WHERE name = 'acme'")
+        }
+        #expect(try await server.tenants().first?.buckets == ["other"])
+        #expect(try await server.accessKey(id: "AK1")?.tenant.buckets == ["other"])
         try await admin.replaceKeys(ofTenant: "acme", with: accessKey("AK2", "acme"))
         #expect(try await server.accessKey(id: "AK1")?.key == nil)
+        #expect(try await server.accessKey(id: "AK2")?.key.accessKeyID == "AK2")
         #expect(try await admin.removeTenant(named: "acme"))
         #expect(try await server.accessKey(id: "AK2")?.key == nil)
         #expect(try await server.tenants().isEmpty)
