@@ -74,7 +74,11 @@ let package = Package(
         ),
         .target(
             name: "SQLiteMetadata",
-            dependencies: ["Storage", "PolicyStore", "Policy", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Storage", "PolicyStore", "Policy", "GatewayCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -20,40 +20,60 @@ enum ObjectIndexRows {
 
     // MARK: Objects
 
-    /// The record of `key`, read with one statement (so from one snapshot, even without a
-    /// transaction): the object's columns repeated on each of its part rows, in order.
+    /// The record of a key in one statement (so from one snapshot, even without a transaction):
+    /// the object's columns repeated on each of its part rows, in order. Arguments: bucket, key.
+    static let recordSQL = """
+        SELECT o.key, o.size, o.etag, o.last_modified_ms, o.attributes, o.checksum_algorithm, \
+        o.checksum_value, o.is_multipart, o.derived_from_etag, \
+        p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob
+        FROM objects o LEFT JOIN object_parts p ON p.bucket = o.bucket AND p.key = o.key
+        WHERE o.bucket = ? AND o.key = ? ORDER BY p.seq
+        """
+
+    /// The record of `key`, inside the caller's transaction.
     static func record(_ db: Database, bucket: String, key: String) throws -> ObjectRecord? {
-        let statement = try db.cachedStatement(sql: """
-            SELECT o.key, o.size, o.etag, o.last_modified_ms, o.attributes, o.checksum_algorithm, \
-            o.checksum_value, o.is_multipart, o.derived_from_etag, \
-            p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob
-            FROM objects o LEFT JOIN object_parts p ON p.bucket = o.bucket AND p.key = o.key
-            WHERE o.bucket = ? AND o.key = ? ORDER BY p.seq
-            """)
-        let cursor = try Row.fetchCursor(statement, arguments: [bucket, Data(key.utf8)])
+        var record = RecordRows(bucket: bucket)
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: recordSQL), arguments: [bucket, Data(key.utf8)])
+        while let row = try rows.next() { try record.add(row) }
+        return record.record
+    }
+
+    /// The record of `key`, from one statement on a point-read connection.
+    static func record(_ reader: SQLitePointReader, bucket: String, key: String) throws -> ObjectRecord? {
+        var record = RecordRows(bucket: bucket)
+        try reader.query(recordSQL, [.text(bucket), .blob(Data(key.utf8))]) { try record.add($0) }
+        return record.record
+    }
+
+    /// Assembles a record from the rows of ``recordSQL``.
+    struct RecordRows {
+        let bucket: String
         var info: ObjectInfo?
         var blobs: [BlobID] = []
-        while let row = try cursor.next() {
+
+        init(bucket: String) { self.bucket = bucket }
+
+        mutating func add(_ row: some ResultColumns) throws {
             if info == nil { info = try objectInfo(bucket: bucket, row: row) }
             // An object without part rows comes back as one row of NULL part columns.
-            guard row[14] as String? != nil else { continue }
+            guard !row.isNull(14) else { return }
             let part = try partRecord(row, from: 9)
             info?.parts.append(part.part)
             blobs.append(part.blob)
         }
-        return info.map { ObjectRecord(info: $0, blobs: blobs) }
+
+        var record: ObjectRecord? { info.map { ObjectRecord(info: $0, blobs: blobs) } }
     }
 
     /// An object row as listed: without its parts. Columns by position, in the order of
     /// ``objectColumns``.
-    static func objectInfo(bucket: String, row: Row) throws -> ObjectInfo {
-        let keyData: Data = row[0]
-        let derived: String? = row[8]
+    static func objectInfo(bucket: String, row: some ResultColumns) throws -> ObjectInfo {
+        let derived = row.text(8)
         return ObjectInfo(
-            bucket: bucket, key: String(decoding: keyData, as: UTF8.self), size: row[1],
-            etag: row[2], lastModified: StorageClock.date(milliseconds: row[3]),
-            attributes: try IndexText.decodeAttributes(row[4]), checksum: checksum(row, from: 5),
-            parts: [], isMultipart: row[7], origin: derived.map { .derived(sourceETag: $0) } ?? .client
+            bucket: bucket, key: String(decoding: row.data(0), as: UTF8.self), size: row.integer(1),
+            etag: row.text(2) ?? "", lastModified: StorageClock.date(milliseconds: row.integer(3)),
+            attributes: try IndexText.decodeAttributes(row.text(4) ?? "{}"), checksum: checksum(row, from: 5),
+            parts: [], isMultipart: row.integer(7) != 0, origin: derived.map { .derived(sourceETag: $0) } ?? .client
         )
     }
 
@@ -203,18 +223,18 @@ enum ObjectIndexRows {
 
     /// A part from six columns starting at `first`: number, size, etag, checksum algorithm,
     /// checksum value, blob.
-    static func partRecord(_ row: Row, from first: Int = 0) throws -> PartRecord {
+    static func partRecord(_ row: some ResultColumns, from first: Int = 0) throws -> PartRecord {
         PartRecord(
-            part: ObjectPart(number: row[first], size: row[first + 1], etag: row[first + 2], checksum: checksum(row, from: first + 3)),
-            blob: try IndexText.blobID(row[first + 5])
+            part: ObjectPart(
+                number: Int(row.integer(first)), size: row.integer(first + 1), etag: row.text(first + 2) ?? "",
+                checksum: checksum(row, from: first + 3)),
+            blob: try IndexText.blobID(row.text(first + 5) ?? "")
         )
     }
 
     /// A checksum from two columns starting at `first`: algorithm, value.
-    static func checksum(_ row: Row, from first: Int) -> StoredChecksum? {
-        let algorithm: String? = row[first]
-        let value: String? = row[first + 1]
-        guard let algorithm, let value else { return nil }
+    static func checksum(_ row: some ResultColumns, from first: Int) -> StoredChecksum? {
+        guard let algorithm = row.text(first), let value = row.text(first + 1) else { return nil }
         return StoredChecksum(algorithm: algorithm, value: value)
     }
 }

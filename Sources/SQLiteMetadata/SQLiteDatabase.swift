@@ -13,6 +13,8 @@ public final class SQLiteDatabase: Sendable {
     public let pool: DatabasePool
     /// The database file.
     public let path: String
+    /// Connections of its own for one-statement reads on the request path.
+    let pointReader: SQLitePointReader
 
     /// Opens (creating if needed, with its directory) the database at `path`.
     /// - Parameters:
@@ -28,6 +30,7 @@ public final class SQLiteDatabase: Sendable {
         configuration.label = "mediagate"
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
+        self.pointReader = SQLitePointReader(path: path)
         // DatabasePool sets `synchronous = NORMAL` on its writer when it enables WAL; commits
         // must be durable, so raise it on the (only) writer connection.
         try pool.writeWithoutTransaction { db in

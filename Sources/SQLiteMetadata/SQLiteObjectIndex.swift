@@ -55,10 +55,11 @@ public struct SQLiteObjectIndex: ObjectIndex {
     /// The bucket, or nil.
     /// - Throws: ``StorageError/Code/internalError``.
     public func bucket(_ name: String) async throws -> BucketInfo? {
-        try pointRead { db in
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT name, created_ms FROM buckets WHERE name = ?"), arguments: [name])
-                .map { BucketInfo(name: $0[0], creationDate: StorageClock.date(milliseconds: $0[1])) }
+        var found: BucketInfo?
+        try database.pointReader.query("SELECT name, created_ms FROM buckets WHERE name = ?", [.text(name)]) { row in
+            found = BucketInfo(name: row.text(0) ?? name, creationDate: StorageClock.date(milliseconds: row.integer(1)))
         }
+        return found
     }
 
     /// All buckets by name.
@@ -75,13 +76,13 @@ public struct SQLiteObjectIndex: ObjectIndex {
     /// The current record of a key, or nil.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func object(bucket: String, key: String) async throws -> ObjectRecord? {
-        try pointRead { db in
-            // One statement (its own snapshot); the bucket is looked at only when the key is
-            // missing (a bucket with objects cannot be deleted).
-            if let record = try ObjectIndexRows.record(db, bucket: bucket, key: key) { return record }
-            try ObjectIndexRows.requireBucket(db, bucket)
-            return nil
+        // One statement (its own snapshot) on the calling thread; the bucket is looked at only
+        // when the key is missing (a bucket with objects cannot be deleted).
+        if let record = try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key) { return record }
+        guard try database.pointReader.integer("SELECT 1 FROM buckets WHERE name = ?", [.text(bucket)]) != nil else {
+            throw StorageError(.noSuchBucket, bucket)
         }
+        return nil
     }
 
     /// Commits `record` if `precondition` holds, in one transaction.
@@ -146,18 +147,6 @@ public struct SQLiteObjectIndex: ObjectIndex {
     }
 
     // MARK: Transactions
-
-    /// Runs `body` on the calling thread with a pooled reader connection, outside any
-    /// transaction: for reads of one statement each (every statement is its own snapshot).
-    /// Blocks the caller for the few microseconds a lookup by primary key takes, which costs
-    /// far less than the two thread hand-offs of `await pool.read` (see bench/PROFILE.md).
-    func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try database.pool.unsafeRead(body)
-        } catch {
-            throw Self.storageError(error)
-        }
-    }
 
     /// Runs `body` in a read transaction, turning database errors into ``StorageError``s.
     func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {

@@ -233,14 +233,16 @@ public struct SQLitePolicyStore: PolicyStore {
 
     // MARK: Rows
 
-    /// The counter the triggers raise, read on the calling thread with a cached statement and
-    /// no transaction (one statement is its own snapshot).
+    private static let generationSQL = "SELECT value FROM policy_generation WHERE id = 1"
+
+    /// The counter the triggers raise, read on the calling thread by a point-read connection
+    /// (one statement, its own snapshot).
     private func currentGeneration() throws -> Int64 {
-        try database.pool.unsafeRead { db in try Self.generation(db) }
+        try database.pointReader.integer(Self.generationSQL) ?? 0
     }
 
     private static func generation(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM policy_generation WHERE id = 1")) ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: generationSQL)) ?? 0
     }
 
     private static func fetchTenants(_ db: Database) throws -> [TenantRecord] {

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import Storage
+import Synchronization
+
+/// Reads of one statement each (an object record, a bucket, the policy generation) on plain
+/// SQLite connections of our own, on the calling thread.
+///
+/// They are most of the metadata work of a GET, and through GRDB each one costs a reader-pool
+/// semaphore, a `DispatchQueue.sync`, a `PRAGMA schema_version` and a statement-cache lookup
+/// (bench/PROFILE.md). Here a connection is taken from a free list and its prepared statement
+/// is bound, stepped and reset. A statement outside a transaction reads one snapshot that
+/// includes every commit made before it started, by any process, like a GRDB read.
+final class SQLitePointReader: Sendable {
+    /// A value bound to a `?` parameter.
+    enum Value: Sendable {
+        case text(String)
+        case blob(Data)
+        case integer(Int64)
+    }
+
+    private let path: String
+    private let idle = Mutex<[Connection]>([])
+    /// Idle connections kept; more are opened under load and closed when returned.
+    private let keep = 8
+
+    /// Readers of the database file at `path` (which must exist, in WAL mode).
+    init(path: String) {
+        self.path = path
+    }
+
+    deinit {
+        idle.withLock { $0.removeAll() }
+    }
+
+    /// Runs `sql` with `arguments` and calls `row` for each result row, in order.
+    /// - Throws: ``StorageError/Code/internalError`` for SQLite errors, or what `row` throws.
+    func query(_ sql: String, _ arguments: [Value], row: (Columns) throws -> Void) throws {
+        let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
+        defer {
+            idle.withLock { free in
+                if free.count < keep { free.append(connection) }
+            }
+        }
+        try connection.run(sql, arguments, row)
+    }
+
+    /// The first column of the first row as an integer, or nil without rows.
+    /// - Throws: ``StorageError/Code/internalError`` for SQLite errors.
+    func integer(_ sql: String, _ arguments: [Value] = []) throws -> Int64? {
+        var value: Int64?
+        try query(sql, arguments) { columns in
+            if value == nil { value = columns.integer(0) }
+        }
+        return value
+    }
+
+    /// The columns of the current result row, valid only inside the `row` callback.
+    struct Columns: ResultColumns {
+        fileprivate let statement: OpaquePointer
+
+        func isNull(_ index: Int) -> Bool {
+            sqlite3_column_type(statement, Int32(index)) == SQLITE_NULL
+        }
+
+        func integer(_ index: Int) -> Int64 {
+            sqlite3_column_int64(statement, Int32(index))
+        }
+
+        func text(_ index: Int) -> String? {
+            guard !isNull(index), let bytes = sqlite3_column_text(statement, Int32(index)) else { return nil }
+            let count = Int(sqlite3_column_bytes(statement, Int32(index)))
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+        }
+
+        func data(_ index: Int) -> Data {
+            let count = Int(sqlite3_column_bytes(statement, Int32(index)))
+            guard count > 0, let bytes = sqlite3_column_blob(statement, Int32(index)) else { return Data() }
+            return Data(bytes: bytes, count: count)
+        }
+    }
+
+    /// One connection and its prepared statements; used by one thread at a time.
+    private final class Connection: @unchecked Sendable {
+        private let handle: OpaquePointer
+        private var statements: [String: OpaquePointer] = [:]
+
+        init(path: String) throws {
+            var handle: OpaquePointer?
+            let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+            let status = sqlite3_open_v2(path, &handle, flags, nil)
+            guard status == SQLITE_OK, let handle else {
+                let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
+                sqlite3_close_v2(handle)
+                throw StorageError(.internalError, "sqlite: opening \(path) for reading: \(message)")
+            }
+            self.handle = handle
+            sqlite3_busy_timeout(handle, 5000)
+            // Only SELECTs run here; a mistake would fail instead of writing.
+            sqlite3_exec(handle, "PRAGMA query_only = 1", nil, nil, nil)
+        }
+
+        deinit {
+            for statement in statements.values { sqlite3_finalize(statement) }
+            sqlite3_close_v2(handle)
+        }
+
+        func run(_ sql: String, _ arguments: [Value], _ row: (Columns) throws -> Void) throws {
+            let statement = try prepared(sql)
+            defer {
+                sqlite3_reset(statement)
+                sqlite3_clear_bindings(statement)
+            }
+            for (offset, argument) in arguments.enumerated() {
+                let index = Int32(offset + 1)
+                let status: Int32 = switch argument {
+                case .integer(let value): sqlite3_bind_int64(statement, index, value)
+                case .text(let value): sqlite3_bind_text(statement, index, value, -1, transient)
+                case .blob(let value):
+                    value.withUnsafeBytes { bytes in
+                        sqlite3_bind_blob(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), transient)
+                    }
+                }
+                guard status == SQLITE_OK else { throw error("binding") }
+            }
+            while true {
+                switch sqlite3_step(statement) {
+                case SQLITE_ROW: try row(Columns(statement: statement))
+                case SQLITE_DONE: return
+                default: throw error("reading")
+                }
+            }
+        }
+
+        private func prepared(_ sql: String) throws -> OpaquePointer {
+            if let statement = statements[sql] { return statement }
+            var statement: OpaquePointer?
+            guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+                  let statement
+            else { throw error("preparing") }
+            statements[sql] = statement
+            return statement
+        }
+
+        private func error(_ doing: String) -> StorageError {
+            StorageError(.internalError, "sqlite: \(doing): \(String(cString: sqlite3_errmsg(handle)))")
+        }
+    }
+}
+
+/// SQLite's `SQLITE_TRANSIENT`: bound bytes are copied before the call returns.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// The columns of a result row by position, from GRDB (`Row`) or ``SQLitePointReader``, so
+/// that rows are decoded by one piece of code whichever way they were read.
+protocol ResultColumns {
+    func isNull(_ index: Int) -> Bool
+    func integer(_ index: Int) -> Int64
+    func text(_ index: Int) -> String?
+    func data(_ index: Int) -> Data
+}
+
+extension Row: ResultColumns {
+    func isNull(_ index: Int) -> Bool { hasNull(atIndex: index) }
+    func integer(_ index: Int) -> Int64 { self[index] }
+    func text(_ index: Int) -> String? { self[index] }
+    func data(_ index: Int) -> Data { self[index] }
+}
