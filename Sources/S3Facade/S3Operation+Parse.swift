@@ -40,20 +40,11 @@ public struct S3RequestLine: Sendable, Equatable {
     /// - Throws: ``S3Error`` `InvalidArgument` for malformed escapes.
     public static func parseQuery(_ rawQuery: Substring) throws(S3Error) -> [(name: String, value: String)] {
         var result: [(name: String, value: String)] = []
-        for pair in rawQuery.split(separator: "&", omittingEmptySubsequences: true) {
-            let name: Substring
-            let value: Substring
-            if let eq = pair.firstIndex(of: "=") {
-                name = pair[..<eq]
-                value = pair[pair.index(after: eq)...]
-            } else {
-                name = pair
-                value = ""
-            }
-            guard let n = PercentEncoding.decode(name, plusAsSpace: true),
-                let v = PercentEncoding.decode(value, plusAsSpace: true)
+        for item in QueryString.items(rawQuery) {
+            guard !item.malformed, let name = String(validating: item.name, as: UTF8.self),
+                  let value = String(validating: item.value, as: UTF8.self)
             else { throw S3Error(.invalidArgument, "Malformed query string.") }
-            result.append((n, v))
+            result.append((name, value))
         }
         return result
     }

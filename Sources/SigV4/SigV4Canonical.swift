@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// Builds the parts of a SigV4 canonical request exactly as S3 does.
 enum SigV4Canonical {
     /// The canonical URI: the raw path percent-decoded (`+` stays a literal plus) and re-encoded
@@ -16,17 +18,7 @@ enum SigV4Canonical {
     /// without `=` has an empty value, empty segments are skipped.
     static func queryItems(_ rawQuery: String) -> [(name: [UInt8], value: [UInt8])] {
         guard !rawQuery.isEmpty else { return [] }
-        var items: [(name: [UInt8], value: [UInt8])] = []
-        for segment in rawQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            let text = Substring(segment)
-            if let eq = text.firstIndex(of: "=") {
-                items.append((SigV4Encoding.percentDecode(text[..<eq], plusAsSpace: true),
-                              SigV4Encoding.percentDecode(text[text.index(after: eq)...], plusAsSpace: true)))
-            } else {
-                items.append((SigV4Encoding.percentDecode(text, plusAsSpace: true), []))
-            }
-        }
-        return items
+        return QueryString.items(rawQuery).map { ($0.name, $0.value) }
     }
 
     /// The canonical query string: every pair re-encoded with AWS's rule (`/` encoded too),
