@@ -117,11 +117,21 @@ struct BlobFiles: Sendable {
         let digest = try await body.finish()
         let size = Int64(bytes.readableBytes)
         let blobs = blobsDirectory
-        try await NIOThreadPool.singleton.runIfActive { [bytes] in
+        try await Self.persistThreads.runIfActive { [bytes] in
             try Self.persist(bytes, temporary: temporary.string, final: final.string, blobsDirectory: blobs.string)
         }
         return WrittenBlob(id: id, size: size, digest: digest)
     }
+
+    /// Threads for ``persist(_:temporary:final:blobsDirectory:)``. A job spends most of its time
+    /// waiting in two fsyncs, so more threads than cores let concurrent PUTs wait together (the
+    /// file system journals their syncs in shared commits) instead of queueing on the two
+    /// threads of `NIOThreadPool.singleton`. Started on first use, lives as long as the process.
+    private static let persistThreads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
 
     /// Writes `bytes` to a new file at `temporary`, fsyncs it, renames it to `final` (creating
     /// and syncing its fan-out directory on first use) and fsyncs the directory. Blocking; on

@@ -7,6 +7,7 @@ import Storage
 public struct SQLiteObjectIndex: ObjectIndex {
     /// The shared database.
     public let database: SQLiteDatabase
+    private let commits = CommitGroup()
 
     /// Opens the index on `database`, creating or upgrading its tables (migrations `storage-*`).
     /// - Throws: `DatabaseError` when a migration fails.
@@ -85,14 +86,12 @@ public struct SQLiteObjectIndex: ObjectIndex {
         return nil
     }
 
-    /// Commits `record` if `precondition` holds, in one transaction.
+    /// Commits `record` if `precondition` holds, in one transaction (shared with other
+    /// commits waiting at the same time: ``CommitGroup``).
     /// - Returns: the replaced version's blobs.
     /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/preconditionFailed``.
     public func commitObject(_ record: ObjectRecord, precondition: WritePrecondition) async throws -> [BlobID] {
-        try await write { db in
-            try ObjectIndexRows.requireBucket(db, record.info.bucket)
-            return try ObjectIndexRows.replace(db, with: record, precondition: precondition)
-        }
+        try await commits.commit(record, precondition: precondition, pool: database.pool, mapError: Self.storageError)
     }
 
     /// Removes the current version of a key.

@@ -75,6 +75,50 @@ struct ObjectIndexContractTests {
         }
     }
 
+    /// Many commits at once (the SQLite index commits waiting ones together, each in its own
+    /// savepoint): each gets its own outcome, and a failed one takes no other down with it.
+    @Test(arguments: IndexKind.allCases)
+    func concurrentCommitsEachGetTheirOwnOutcome(kind: IndexKind) async throws {
+        let (index, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
+        let first = Self.record("taken", parts: [1], etag: "first")
+        #expect(try await index.commitObject(first, precondition: .ifAbsent) == [])
+        let outcomes = try await withThrowingTaskGroup(of: (Int, StorageError.Code?).self) { group in
+            for writer in 0..<48 {
+                group.addTask {
+                    var record = Self.record("k\(writer)", parts: [Int64(writer)], etag: "e\(writer)")
+                    let precondition: WritePrecondition
+                    switch writer % 3 {
+                    case 0: precondition = .none
+                    case 1:
+                        // Fails: the key exists.
+                        record.info.key = "taken"
+                        precondition = .ifAbsent
+                    default:
+                        // Fails: no such bucket.
+                        record.info.bucket = "nope"
+                        precondition = .none
+                    }
+                    do {
+                        _ = try await index.commitObject(record, precondition: precondition)
+                        return (writer, nil)
+                    } catch let error as StorageError {
+                        return (writer, error.code)
+                    }
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for writer in 0..<48 {
+            let expected: StorageError.Code? = [nil, .preconditionFailed, .noSuchBucket][writer % 3]
+            #expect(outcomes[writer] == expected, "writer \(writer)")
+            let stored = try await index.object(bucket: "b", key: "k\(writer)")
+            #expect((stored != nil) == (writer % 3 == 0), "writer \(writer)")
+            if writer % 3 == 0 { #expect(stored?.info.etag == "e\(writer)") }
+        }
+        #expect(try await index.object(bucket: "b", key: "taken")?.info.etag == "first")
+    }
+
     @Test(arguments: IndexKind.allCases)
     func uploadsReturnWhatTheyFree(kind: IndexKind) async throws {
         let (index, cleanUp) = try await Self.make(kind)
