@@ -41,10 +41,20 @@ public enum MediaKind: String, Sendable, CaseIterable {
 
     /// Lowercases a `Content-Type` and drops its parameters (`; charset=...`).
     public static func normalize(_ contentType: String) -> String {
-        let base = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        let trimmed = base.drop(while: isSpace).reversed().drop(while: isSpace).reversed()
-        return String(trimmed).lowercased()
+        // On bytes: this runs several times per upload, and Character-level split/trim/lowercase
+        // showed up in PUT profiles (bench/PROFILE.md). Only ASCII letters are lowercased, as
+        // in HTTP's case-insensitive tokens.
+        let utf8 = contentType.utf8
+        let end = utf8.firstIndex(of: UInt8(ascii: ";")) ?? utf8.endIndex
+        var bytes = Array(utf8[..<end])
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? bytes.endIndex
+        var lowered = [UInt8]()
+        lowered.reserveCapacity(bytes.count - start)
+        for byte in bytes[start...] {
+            lowered.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
+        }
+        return String(decoding: lowered, as: UTF8.self)
     }
 
     /// Whether a declared type says nothing about the content (missing, or octet-stream).

@@ -141,6 +141,17 @@ struct MediaSniffTests {
         #expect(kind.mimeType == kind.mimeType.lowercased())
     }
 
+    @Test func normalizeLowercasesAndDropsParameters() {
+        #expect(MediaKind.normalize(" Image/JPEG ; charset=x") == "image/jpeg")
+        #expect(MediaKind.normalize("\tText/Plain\t") == "text/plain")
+        #expect(MediaKind.normalize("video/mp4") == "video/mp4")
+        #expect(MediaKind.normalize(";a=b") == "")
+        #expect(MediaKind.normalize("   ") == "")
+        #expect(MediaKind.normalize("") == "")
+        #expect(MediaKind.isGeneric(" Application/Octet-Stream; x=y"))
+        #expect(!MediaKind.isGeneric("image/png"))
+    }
+
     @Test func canonicalMimeTypesFromTheDoc() {
         #expect(MediaKind.jpeg.mimeType == "image/jpeg")
         #expect(MediaKind.heic.mimeType == "image/heic")
