@@ -49,7 +49,7 @@ struct SigV4CredentialScope {
 
     /// Parses `AKID/yyyymmdd/region/service/aws4_request` (the key ID may itself contain `/`).
     static func parse(_ value: String) -> SigV4CredentialScope? {
-        let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+        let parts = value.splitBytes(UInt8(ascii: "/"))
         guard parts.count >= 5, parts[parts.count - 1] == "aws4_request" else { return nil }
         let date = parts[parts.count - 4]
         guard date.utf8.count == 8, date.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
@@ -67,7 +67,7 @@ extension SigV4Verifier {
         func malformed(_ detail: String) -> SigV4Error {
             SigV4Error(.authorizationHeaderMalformed, "The authorization header is malformed; \(detail)")
         }
-        let value = authorization.trimmingCharacters(in: .whitespaces)
+        let value = authorization.trimmingSpaces
         guard !value.isEmpty else {
             throw SigV4Error(.missingSecurityHeader, "Your request was missing a required header: Authorization.")
         }
@@ -108,11 +108,11 @@ extension SigV4Verifier {
 
         let date: Date, amzDate: String
         if let raw = request.firstValue(of: "x-amz-date") {
-            guard let d = SigV4Date.parseAmzDate(raw.trimmingCharacters(in: .whitespaces)) else {
+            guard let d = SigV4Date.parseAmzDate(raw.trimmingSpaces) else {
                 throw malformed("AWS authentication requires a valid Date or x-amz-date header.")
             }
             date = d
-            amzDate = raw.trimmingCharacters(in: .whitespaces)
+            amzDate = raw.trimmingSpaces
         } else if let raw = request.firstValue(of: "date"), let d = SigV4Date.parseHTTPDate(raw) {
             date = d
             amzDate = SigV4Date.amzDate(d)
@@ -123,7 +123,7 @@ extension SigV4Verifier {
             throw malformed("Invalid credential date \"\(scope.date)\". This date is not the same as X-Amz-Date: \"\(amzDate.prefix(8))\".")
         }
 
-        guard let payloadHash = request.firstValue(of: "x-amz-content-sha256")?.trimmingCharacters(in: .whitespaces) else {
+        guard let payloadHash = request.firstValue(of: "x-amz-content-sha256")?.trimmingSpaces else {
             throw SigV4Error(.invalidPayloadHash, "Missing required header for this request: x-amz-content-sha256")
         }
         guard let payload = SigV4PayloadMode(headerValue: payloadHash) else {
@@ -181,7 +181,7 @@ extension SigV4Verifier {
         let signedHeaders = try Self.parseSignedHeaders(signedHeaderList) { queryError("Error parsing the X-Amz-SignedHeaders parameter; \($0)") }
 
         let payloadHash = (params["X-Amz-Content-Sha256"] ?? request.firstValue(of: "x-amz-content-sha256")
-            ?? "UNSIGNED-PAYLOAD").trimmingCharacters(in: .whitespaces)
+            ?? "UNSIGNED-PAYLOAD").trimmingSpaces
         guard let payload = SigV4PayloadMode(headerValue: payloadHash) else {
             throw SigV4Error(.invalidPayloadHash, "The provided 'x-amz-content-sha256' does not contain a valid SHA256.")
         }
@@ -196,7 +196,7 @@ extension SigV4Verifier {
 
     /// Splits `a;b;c`, lowercases, and requires `host`.
     static func parseSignedHeaders(_ list: String, error: (String) -> SigV4Error) throws(SigV4Error) -> [String] {
-        let names = list.split(separator: ";", omittingEmptySubsequences: false).map { String($0).asciiLowercased }
+        let names = list.splitBytes(UInt8(ascii: ";")).map { String($0).asciiLowercased }
         guard !names.isEmpty, names.count <= 256,
               names.allSatisfy({ !$0.isEmpty && !$0.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: ":") }) })
         else {
