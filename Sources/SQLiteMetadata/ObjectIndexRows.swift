@@ -129,26 +129,36 @@ enum ObjectIndexRows {
         return replaced
     }
 
-    /// Objects of `bucket` in `window`, in key order.
-    static func objects(_ db: Database, bucket: String, window: ListingWindow) throws -> [ObjectInfo] {
+    /// Objects of `bucket` in `window`, in key order, on a point-read connection (inside the
+    /// caller's snapshot).
+    static func objects(_ connection: SQLitePointReader.Connection, bucket: String, window: ListingWindow) throws -> [ObjectInfo] {
         var sql = "SELECT \(objectColumns) FROM objects WHERE bucket = ?"
-        var arguments: [(any DatabaseValueConvertible)?] = [bucket]
+        var arguments: [SQLitePointReader.Value] = [.text(bucket)]
         switch window.start {
         case .atOrAfter(let key):
             sql += " AND key >= ?"
-            arguments.append(Data(key))
+            arguments.append(.blob(Data(key)))
         case .after(let key, _):
             sql += " AND key > ?"
-            arguments.append(Data(key))
+            arguments.append(.blob(Data(key)))
         }
         if let end = window.end {
             sql += " AND key < ?"
-            arguments.append(Data(end))
+            arguments.append(.blob(Data(end)))
         }
         sql += " ORDER BY key LIMIT ?"
-        arguments.append(window.limit)
-        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments))
-            .map { try objectInfo(bucket: bucket, row: $0) }
+        arguments.append(.integer(Int64(window.limit)))
+        var infos: [ObjectInfo] = []
+        infos.reserveCapacity(min(window.limit, 1024))
+        try connection.query(sql, arguments) { infos.append(try objectInfo(bucket: bucket, row: $0)) }
+        return infos
+    }
+
+    /// Whether the bucket exists, on a point-read connection.
+    static func requireBucket(_ connection: SQLitePointReader.Connection, _ name: String) throws {
+        var found = false
+        try connection.query("SELECT 1 FROM buckets WHERE name = ?", [.text(name)]) { _ in found = true }
+        guard found else { throw StorageError(.noSuchBucket, name) }
     }
 
     // MARK: Uploads

@@ -108,16 +108,21 @@ public struct SQLiteObjectIndex: ObjectIndex {
         }
     }
 
-    /// One page of keys, in byte order, from one read transaction.
+    /// One page of keys, in byte order, from one read transaction on a point-read connection
+    /// (``SQLitePointReader/snapshot(_:)``: no GRDB row decoding, measured in LIST profiles).
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func listObjects(bucket: String, query: ListQuery) async throws -> ListPage {
-        try await read { db in
-            try ObjectIndexRows.requireBucket(db, bucket)
-            var machine = ListingMachine(query: query)
-            while let window = machine.nextWindow {
-                machine.consume(try ObjectIndexRows.objects(db, bucket: bucket, window: window))
+        do {
+            return try await database.pointReader.snapshot { connection in
+                try ObjectIndexRows.requireBucket(connection, bucket)
+                var machine = ListingMachine(query: query)
+                while let window = machine.nextWindow {
+                    machine.consume(try ObjectIndexRows.objects(connection, bucket: bucket, window: window))
+                }
+                return machine.page
             }
-            return machine.page
+        } catch {
+            throw Self.storageError(error)
         }
     }
 

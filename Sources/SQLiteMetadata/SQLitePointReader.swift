@@ -37,13 +37,31 @@ final class SQLitePointReader: Sendable {
     /// Runs `sql` with `arguments` and calls `row` for each result row, in order.
     /// - Throws: ``StorageError/Code/internalError`` for SQLite errors, or what `row` throws.
     func query(_ sql: String, _ arguments: [Value], row: (Columns) throws -> Void) throws {
+        try withConnection { try $0.query(sql, arguments, row: row) }
+    }
+
+    /// Runs `body` in one read transaction (one snapshot for all its statements), on a
+    /// dispatch thread: for reads of several statements that take milliseconds (listings),
+    /// which should not hold the caller's thread.
+    /// - Throws: ``StorageError/Code/internalError`` for SQLite errors, or what `body` throws.
+    func snapshot<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    try self.withConnection { connection in try connection.inReadTransaction { try body(connection) } }
+                })
+            }
+        }
+    }
+
+    private func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
         defer {
             idle.withLock { free in
                 if free.count < keep { free.append(connection) }
             }
         }
-        try connection.run(sql, arguments, row)
+        return try body(connection)
     }
 
     /// The first column of the first row as an integer, or nil without rows.
@@ -82,7 +100,7 @@ final class SQLitePointReader: Sendable {
     }
 
     /// One connection and its prepared statements; used by one thread at a time.
-    private final class Connection: @unchecked Sendable {
+    final class Connection: @unchecked Sendable {
         private let handle: OpaquePointer
         private var statements: [String: OpaquePointer] = [:]
 
@@ -106,7 +124,21 @@ final class SQLitePointReader: Sendable {
             sqlite3_close_v2(handle)
         }
 
-        func run(_ sql: String, _ arguments: [Value], _ row: (Columns) throws -> Void) throws {
+        /// Runs `body` between `BEGIN` and `COMMIT` (`ROLLBACK` when it throws).
+        func inReadTransaction<T>(_ body: () throws -> T) throws -> T {
+            try query("BEGIN DEFERRED", [], row: { _ in })
+            do {
+                let value = try body()
+                try query("COMMIT", [], row: { _ in })
+                return value
+            } catch {
+                sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+                throw error
+            }
+        }
+
+        /// Runs `sql` with `arguments` and calls `row` for each result row, in order.
+        func query(_ sql: String, _ arguments: [Value], row: (Columns) throws -> Void) throws {
             let statement = try prepared(sql)
             defer {
                 sqlite3_reset(statement)
