@@ -55,14 +55,17 @@ public enum HTTPDate {
 
     /// `value` in decimal, zero-padded to at least `width` digits.
     private static func appendDigits(_ value: Int, _ width: Int, to out: inout [UInt8]) {
-        var digits = [UInt8]()
-        var rest = Swift.max(0, value)
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        while digits.count < width { digits.append(UInt8(ascii: "0")) }
-        out += digits.reversed()
+        let value = Swift.max(0, value)
+        var divisor = 1
+        var count = 1
+        while count < width || value / divisor >= 10 {
+            divisor *= 10
+            count += 1
+        }
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
+            divisor /= 10
+        }
     }
 
     /// Parses RFC 1123 (`Sun, 06 Nov 1994 08:49:37 GMT`) and RFC 850 forms (GMT only), and
