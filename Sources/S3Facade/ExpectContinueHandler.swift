@@ -40,8 +40,9 @@ public final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannel
             context.fireChannelRead(data)
             return
         }
-        // A client cannot name a ticket itself.
-        head.headerFields[.mediagateContinue] = nil
+        // A client cannot name a ticket itself. (Checked first: removing a field copies the
+        // header storage, on every request.)
+        if head.headerFields[.mediagateContinue] != nil { head.headerFields[.mediagateContinue] = nil }
         forget()
         continued = false
         closeAfterResponse = false

@@ -113,7 +113,7 @@ final class UploadVerifier: @unchecked Sendable {
     private let expectations: UploadExpectations
     private var source: RequestBody.AsyncIterator
     private var decoder: AWSChunkedDecoder?
-    private var digester: BodyDigester
+    private let digester: PipelinedDigester
     private var pending: [ByteBuffer] = []
     private var trailers: [SigV4Trailer] = []
     private var received: Int64 = 0
@@ -136,7 +136,7 @@ final class UploadVerifier: @unchecked Sendable {
             decoder = AWSChunkedDecoder(mode: .unsignedWithTrailer, expectedTrailers: expectations.declaredTrailers)
         case .unsigned: break
         }
-        self.digester = BodyDigester(md5: true, sha256: sha256, checksum: expectations.checksumAlgorithm)
+        self.digester = PipelinedDigester(BodyDigester(md5: true, sha256: sha256, checksum: expectations.checksumAlgorithm))
     }
 
     /// The verified body for a store.
@@ -148,7 +148,7 @@ final class UploadVerifier: @unchecked Sendable {
         }
         return UploadBody(
             chunks: ByteStream { [self] in ByteStream.Iterator { try await self.next() } }, facts: facts,
-            finish: { [self] in try self.finish() })
+            finish: { [self] in try await self.finish() })
     }
 
     private func next() async throws -> ByteBuffer? {
@@ -172,7 +172,11 @@ final class UploadVerifier: @unchecked Sendable {
                 pending.append(buffer)
             }
         }
-        return pending.isEmpty ? nil : pending.removeFirst()
+        guard !pending.isEmpty else { return nil }
+        let buffer = pending.removeFirst()
+        // Every buffer passes here once, in body order: hash it (counted in `account`).
+        await digester.update(buffer)
+        return buffer
     }
 
     private func drain(_ decoder: inout AWSChunkedDecoder) throws {
@@ -198,14 +202,17 @@ final class UploadVerifier: @unchecked Sendable {
         if let length = expectations.length, received > length {
             throw S3Error(.invalidRequest, "The request body is longer than its declared length.")
         }
-        buffer.withUnsafeReadableBytes { digester.update($0) }
     }
 
-    private func finish() throws -> UploadDigest {
+    private func finish() async throws -> UploadDigest {
         if let length = expectations.length, received != length {
             throw S3Error(.incompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
         }
-        let digests = digester.finalize()
+        // Buffers received but not handed out (a consumer that stopped early) are hashed too,
+        // as every received byte always was.
+        for buffer in pending { await digester.update(buffer) }
+        pending.removeAll()
+        let digests = await digester.finalize()
         if case .sha256(let expected) = expectations.payload, digests.sha256Hex != expected.lowercased() {
             throw S3Error(.xAmzContentSHA256Mismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
         }

@@ -58,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard VariantPipeline.startLibvips() else { throw SettingsError("libvips did not start") }
         let environment = ProcessInfo.processInfo.environment
         let settings = try Settings.resolve(configPath: common.config, environment: environment, flags: flags())
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label) }
         var logger = Logger(label: "mediagate")
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 

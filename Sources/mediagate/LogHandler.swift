@@ -1,0 +1,38 @@
+import Foundation
+import GatewayCore
+import Logging
+
+/// Log lines on standard error, in the layout of swift-log's `StreamLogHandler`
+/// (`<time> <level> <label>: <metadata> [<source>] <message>`), with metadata formatted only
+/// when a line is written.
+///
+/// `StreamLogHandler` formats its metadata again on every change, and the HTTP server sets a
+/// request id on each request's logger: at the default level nothing is logged per request,
+/// yet that formatting was a visible share of a small GET's CPU (bench/PROFILE.md).
+struct StandardErrorLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+
+    init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.metadataProvider = metadataProvider
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        if let error = event.error { merged["error.message"] = "\(error)" }
+        let rendered = merged.isEmpty
+            ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let line = "\(HTTPDate.iso8601(Date())) \(event.level) \(label):\(rendered) [\(event.source)] \(event.message)\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}
