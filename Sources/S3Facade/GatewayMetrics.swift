@@ -1,10 +1,19 @@
 import Prometheus
+import Synchronization
 import VariantEngine
 
 /// The gateway's Prometheus metrics, owned by one gateway instance (no global registry).
 public final class GatewayMetrics: Sendable {
     /// The registry rendered at `/_mediagate/metrics`.
     public let registry: PrometheusCollectorRegistry
+    /// The per-request series already made, by operation and status: the registry's own lookup
+    /// (label strings built and hashed under its lock) was about 1% of a small GET.
+    private let series = Mutex<[SeriesKey: (counter: Counter, histogram: DurationHistogram)]>([:])
+
+    private struct SeriesKey: Hashable {
+        let operation: String
+        let status: Int
+    }
 
     /// Creates the metrics in a fresh registry.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -16,17 +25,24 @@ public final class GatewayMetrics: Sendable {
 
     /// Records one finished request.
     func record(operation: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            name: "mediagate_requests_total",
-            labels: [("operation", operation), ("status", String(status))],
-            help: "S3 and control requests answered."
-        ).increment()
-        registry.makeDurationHistogram(
-            name: "mediagate_request_duration_seconds",
-            labels: [("operation", operation)],
-            buckets: Self.buckets,
-            help: "Time from request head to response head."
-        ).recordNanoseconds(duration.nanoseconds)
+        let key = SeriesKey(operation: operation, status: status)
+        let made = series.withLock { $0[key] } ?? {
+            let made = (
+                counter: registry.makeCounter(
+                    name: "mediagate_requests_total",
+                    labels: [("operation", operation), ("status", String(status))],
+                    help: "S3 and control requests answered."),
+                histogram: registry.makeDurationHistogram(
+                    name: "mediagate_request_duration_seconds",
+                    labels: [("operation", operation)],
+                    buckets: Self.buckets,
+                    help: "Time from request head to response head.")
+            )
+            series.withLock { $0[key] = made }
+            return made
+        }()
+        made.counter.increment()
+        made.histogram.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Callbacks for a ``VariantService`` that count into these metrics.
