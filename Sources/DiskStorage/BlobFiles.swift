@@ -137,8 +137,8 @@ struct BlobFiles: Sendable {
     /// and syncing its fan-out directory on first use) and fsyncs the directory. Blocking; on
     /// failure neither file is left.
     private static func persist(_ bytes: ByteBuffer, temporary: String, final: String, blobsDirectory: String) throws {
-        func fail(_ what: String, _ path: String) -> StorageError {
-            StorageError(.internalError, "\(what) \(path): errno \(errno)")
+        func fail(_ what: String, _ path: String, _ code: Int32 = errno) -> StorageError {
+            StorageError(.internalError, "\(what) \(path): errno \(code)")
         }
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw fail("creating", temporary) }
@@ -157,7 +157,8 @@ struct BlobFiles: Sendable {
             guard fsync(descriptor) == 0 else { throw fail("syncing", temporary) }
             let directory = String(final[..<final.lastIndex(of: "/")!])
             if rename(temporary, final) != 0 {
-                guard errno == ENOENT, mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw fail("renaming", temporary) }
+                guard errno == ENOENT else { throw fail("renaming", temporary) }
+                guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw fail("creating", directory) }
                 try syncDirectory(atPath: blobsDirectory)
                 guard rename(temporary, final) == 0 else { throw fail("renaming", temporary) }
             }

@@ -23,7 +23,7 @@ final class SQLitePointReader: Sendable {
     private let path: String
     private let idle = Mutex<[Connection]>([])
     /// Idle connections kept; more are opened under load and closed when returned.
-    private let keep = 8
+    private let keep = 16
 
     /// Readers of the database file at `path` (which must exist, in WAL mode).
     init(path: String) {
@@ -57,8 +57,12 @@ final class SQLitePointReader: Sendable {
     private func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
         defer {
-            idle.withLock { free in
-                if free.count < keep { free.append(connection) }
+            // Only a connection outside any transaction goes back: one left in a snapshot would
+            // serve stale reads (and hold back checkpoints).
+            if connection.leaveTransaction() {
+                idle.withLock { free in
+                    if free.count < keep { free.append(connection) }
+                }
             }
         }
         return try body(connection)
@@ -122,6 +126,14 @@ final class SQLitePointReader: Sendable {
         deinit {
             for statement in statements.values { sqlite3_finalize(statement) }
             sqlite3_close_v2(handle)
+        }
+
+        /// Rolls back a transaction left open; false when the connection is still in one (it
+        /// is then dropped).
+        func leaveTransaction() -> Bool {
+            if sqlite3_get_autocommit(handle) != 0 { return true }
+            sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            return sqlite3_get_autocommit(handle) != 0
         }
 
         /// Runs `body` between `BEGIN` and `COMMIT` (`ROLLBACK` when it throws).

@@ -200,7 +200,7 @@ public struct SigV4Verifier: Sendable {
         }
         let declaredTrailers = request.values(of: "x-amz-trailer")
             .flatMap { $0.split(separator: ",") }
-            .map { String($0).trimmingSpaces.asciiLowercased }
+            .map { String($0).trimmingCharacters(in: .whitespaces).asciiLowercased }
             .filter { !$0.isEmpty }
         return SigV4Authenticated(accessKeyID: parsed.accessKeyID, payload: parsed.payload, kind: parsed.kind,
                                   requestDate: parsed.requestDate, chunkContext: chunkContext,

@@ -1,6 +1,8 @@
 import Foundation
+import Glibc
 import GatewayCore
 import Logging
+import Synchronization
 
 /// Log lines on standard error, in the layout of swift-log's `StreamLogHandler`
 /// (`<time> <level> <label>: <metadata> [<source>] <message>`), with metadata formatted only
@@ -33,6 +35,26 @@ struct StandardErrorLogHandler: LogHandler {
         let rendered = merged.isEmpty
             ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let line = "\(HTTPDate.iso8601(Date())) \(event.level) \(label):\(rendered) [\(event.source)] \(event.message)\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        Self.write(line)
+    }
+
+    /// One lock for all handlers, so lines never interleave.
+    private static let output = Mutex(())
+
+    /// Writes to file descriptor 2, ignoring failures: a closed pipe or a full disk must not
+    /// stop the server (Foundation's `FileHandle.write(_:)` traps on them).
+    private static func write(_ line: String) {
+        var bytes = Array(line.utf8)
+        output.withLock { _ in
+            bytes.withUnsafeMutableBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let written = Glibc.write(2, raw.baseAddress! + done, raw.count - done)
+                    if written < 0 && errno == EINTR { continue }
+                    guard written > 0 else { return }
+                    done += written
+                }
+            }
+        }
     }
 }
