@@ -106,10 +106,32 @@ public final class DiskObjectStore: ObjectStore {
     /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/noSuchKey``,
     ///   ``StorageError/Code/internalError`` if the key kept changing under 16 attempts.
     public func openObject(bucket: String, key: String) async throws -> any ObjectReader {
-        var retirements = leases.retirements
-        guard var record = try await index.object(bucket: bucket, key: key) else {
+        let retirements = leases.retirements
+        guard let record = try await index.object(bucket: bucket, key: key) else {
             throw StorageError(.noSuchKey, key)
         }
+        return try await open(record, bucket: bucket, key: key, retirements: retirements)
+    }
+
+    /// Opens `key` and reads `other`'s record in one index lookup (a cached variant and its
+    /// source: ``ObjectIndex/objects(bucket:_:_:)``).
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func openObject(bucket: String, key: String, withInfoOf other: String) async throws -> (reader: (any ObjectReader)?, other: ObjectInfo?) {
+        let retirements = leases.retirements
+        let (record, otherRecord) = try await index.objects(bucket: bucket, key, other)
+        guard let record else { return (nil, otherRecord?.info) }
+        do {
+            return (try await open(record, bucket: bucket, key: key, retirements: retirements), otherRecord?.info)
+        } catch let error as StorageError where error.code == .noSuchKey {
+            return (nil, otherRecord?.info)
+        }
+    }
+
+    /// A reader on `record`, read after `retirements` was noted, leased; read again while blobs
+    /// are being retired.
+    private func open(_ record: ObjectRecord, bucket: String, key: String, retirements: UInt64) async throws -> DiskObjectReader {
+        var record = record
+        var retirements = retirements
         for _ in 0..<16 {
             let lease = BlobLease(ids: record.blobs, leases: leases, files: files)
             // Blobs are deleted only after being retired: if nothing was retired since before

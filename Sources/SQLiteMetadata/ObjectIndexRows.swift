@@ -22,12 +22,16 @@ enum ObjectIndexRows {
 
     /// The record of a key in one statement (so from one snapshot, even without a transaction):
     /// the object's columns repeated on each of its part rows, in order. Arguments: bucket, key.
-    static let recordSQL = """
+    static let recordSQL = recordSelect + " WHERE o.bucket = ? AND o.key = ? ORDER BY p.seq"
+
+    /// ``recordSQL`` for two keys (arguments: bucket, key, key), rows grouped by key.
+    static let twoRecordsSQL = recordSelect + " WHERE o.bucket = ? AND o.key IN (?, ?) ORDER BY o.key, p.seq"
+
+    private static let recordSelect = """
         SELECT o.key, o.size, o.etag, o.last_modified_ms, o.attributes, o.checksum_algorithm, \
         o.checksum_value, o.is_multipart, o.derived_from_etag, \
         p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob
         FROM objects o LEFT JOIN object_parts p ON p.bucket = o.bucket AND p.key = o.key
-        WHERE o.bucket = ? AND o.key = ? ORDER BY p.seq
         """
 
     /// The record of `key`, inside the caller's transaction.
@@ -43,6 +47,17 @@ enum ObjectIndexRows {
         var record = RecordRows(bucket: bucket)
         try reader.query(recordSQL, [.text(bucket), .blob(Data(key.utf8))]) { try record.add($0) }
         return record.record
+    }
+
+    /// The records of two keys, from one statement on a point-read connection.
+    static func records(_ reader: SQLitePointReader, bucket: String, _ first: String, _ second: String) throws -> (ObjectRecord?, ObjectRecord?) {
+        let firstKey = Data(first.utf8)
+        var a = RecordRows(bucket: bucket)
+        var b = RecordRows(bucket: bucket)
+        try reader.query(twoRecordsSQL, [.text(bucket), .blob(firstKey), .blob(Data(second.utf8))]) { row in
+            if row.data(0) == firstKey { try a.add(row) } else { try b.add(row) }
+        }
+        return (a.record, first == second ? a.record : b.record)
     }
 
     /// Assembles a record from the rows of ``recordSQL``.

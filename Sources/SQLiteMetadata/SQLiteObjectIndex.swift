@@ -86,6 +86,18 @@ public struct SQLiteObjectIndex: ObjectIndex {
         return nil
     }
 
+    /// Two records in one statement (one snapshot) on the calling thread.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?) {
+        let (a, b) = try ObjectIndexRows.records(database.pointReader, bucket: bucket, first, second)
+        if a == nil && b == nil {
+            guard try database.pointReader.integer("SELECT 1 FROM buckets WHERE name = ?", [.text(bucket)]) != nil else {
+                throw StorageError(.noSuchBucket, bucket)
+            }
+        }
+        return (a, b)
+    }
+
     /// Commits `record` if `precondition` holds, in one transaction (shared with other
     /// commits waiting at the same time: ``CommitGroup``).
     /// - Returns: the replaced version's blobs.

@@ -39,6 +39,11 @@ public protocol ObjectIndex: Sendable {
     /// The current record of a key, or nil.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     func object(bucket: String, key: String) async throws -> ObjectRecord?
+
+    /// The current records of two keys, read together (nil where missing). The default reads
+    /// them one after the other.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?)
     /// Makes `record` the current version of its key if `precondition` holds against the current
     /// version, in one transaction.
     /// - Returns: the blobs of the replaced version (empty when there was none).
@@ -159,6 +164,12 @@ public struct CompletionOutcome: Sendable, Equatable {
 }
 
 /// How every ``ObjectIndex`` implementation writes and reads the values it stores as text.
+extension ObjectIndex {
+    public func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?) {
+        (try await object(bucket: bucket, key: first), try await object(bucket: bucket, key: second))
+    }
+}
+
 public enum IndexText {
     /// A blob id read back from an index.
     /// - Throws: ``StorageError/Code/internalError`` for text that is not a blob id.

@@ -45,6 +45,13 @@ public protocol ObjectStore: Sendable {
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     func headObject(bucket: String, key: String) async throws -> ObjectInfo?
 
+    /// Opens `key` (nil when it is missing) and gives the info of `other` (nil when missing), as
+    /// read together: a cached variant is served after checking its source, and a store may
+    /// do both in one lookup. The default calls ``openObject(bucket:key:)`` and
+    /// ``headObject(bucket:key:)``.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    func openObject(bucket: String, key: String, withInfoOf other: String) async throws -> (reader: (any ObjectReader)?, other: ObjectInfo?)
+
     /// Deletes an object; deleting a missing key succeeds (S3 semantics).
     /// Returns the deleted version's info, if there was one.
     /// - Parameter precondition: checked atomically with the delete (`.ifMatch`: only that
@@ -213,6 +220,16 @@ public struct UploadsPage: Sendable, Equatable {
 }
 
 extension ObjectStore {
+    public func openObject(bucket: String, key: String, withInfoOf other: String) async throws -> (reader: (any ObjectReader)?, other: ObjectInfo?) {
+        let reader: (any ObjectReader)?
+        do {
+            reader = try await openObject(bucket: bucket, key: key)
+        } catch let error as StorageError where error.code == .noSuchKey {
+            reader = nil
+        }
+        return (reader, try await headObject(bucket: bucket, key: other))
+    }
+
     /// Deletes an object whatever its version.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     @discardableResult

@@ -56,12 +56,13 @@ public final class VariantService: Sendable {
     public func open(bucket: String, key: String, watermark: String) async throws -> (any ObjectReader)? {
         guard let address = VariantAddress.parse(key, presets: presets) else { return nil }
         for _ in 0..<4 {
-            let stored = try await openIfPresent(bucket: bucket, key: key)
+            // The variant and the most common source (`original.jpg`) in one lookup.
+            let (stored, jpeg) = try await store.openObject(bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg")
             if let stored, stored.info.origin == .client {
                 // A client's own object at a variant key is never replaced.
                 return stored
             }
-            guard let source = try await findSource(bucket: bucket, directory: address.directory) else {
+            guard let source = try await findSource(bucket: bucket, directory: address.directory, jpeg: jpeg) else {
                 throw StorageError(.noSuchKey, key)
             }
             if let stored, stored.info.origin == .derived(sourceETag: source.etag) {
@@ -115,9 +116,11 @@ public final class VariantService: Sendable {
     }
 
     /// The source of a directory: `original.<ext>`, first extension found in SPEC order.
-    func findSource(bucket: String, directory: String) async throws -> ObjectInfo? {
+    /// - Parameter jpeg: `original.jpg`'s info when the caller read it already.
+    func findSource(bucket: String, directory: String, jpeg: ObjectInfo?? = nil) async throws -> ObjectInfo? {
         // `jpg` comes first in the order, and is by far the most common: one key lookup.
-        if let jpeg = try await store.headObject(bucket: bucket, key: directory + "original.jpg") { return jpeg }
+        let found: ObjectInfo? = if let jpeg { jpeg } else { try await store.headObject(bucket: bucket, key: directory + "original.jpg") }
+        if let found { return found }
         let page = try await store.listObjects(bucket: bucket, query: ListQuery(prefix: directory + "original.", maxKeys: 32))
         for ext in VariantAddress.sourceExtensions {
             if let info = page.objects.first(where: { $0.key == directory + "original." + ext }) { return info }

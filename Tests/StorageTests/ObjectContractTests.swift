@@ -160,6 +160,30 @@ extension ObjectStoreContract {
             #expect(try await store.headObject(bucket: "b", key: "new") == nil)
         }
 
+        /// A variant and its source opened together: the reader streams the first key, the
+        /// info is the second's; a missing key gives nil, a missing bucket throws.
+        @Test(arguments: StoreKind.allCases)
+        func openWithInfoOfAnother(kind: StoreKind) async throws {
+            let harness = try await StoreHarness.make(kind)
+            defer { harness.cleanUp() }
+            let store = harness.store
+            let thumb = try await put(store, "d/thumb.jpg", pattern(3000, seed: 4))
+            let source = try await put(store, "d/original.jpg", pattern(900, seed: 5))
+            let both = try await store.openObject(bucket: "b", key: "d/thumb.jpg", withInfoOf: "d/original.jpg")
+            #expect(both.reader?.info.etag == thumb.etag)
+            #expect(both.other?.etag == source.etag && both.other?.size == 900)
+            if let reader = both.reader {
+                #expect(try await collect(reader.read(range: nil)) == pattern(3000, seed: 4))
+            }
+            let noVariant = try await store.openObject(bucket: "b", key: "d/none.jpg", withInfoOf: "d/original.jpg")
+            #expect(noVariant.reader == nil && noVariant.other?.etag == source.etag)
+            let noSource = try await store.openObject(bucket: "b", key: "d/thumb.jpg", withInfoOf: "e/original.jpg")
+            #expect(noSource.reader?.info.etag == thumb.etag && noSource.other == nil)
+            #expect(await storageErrorCode {
+                _ = try await store.openObject(bucket: "nope", key: "k", withInfoOf: "j")
+            } == .noSuchBucket)
+        }
+
         @Test(arguments: StoreKind.allCases)
         func concurrentIfAbsentHasOneWinner(kind: StoreKind) async throws {
             let harness = try await StoreHarness.make(kind)

@@ -75,6 +75,31 @@ struct ObjectIndexContractTests {
         }
     }
 
+    /// Two records read together equal each read alone, whichever exist.
+    @Test(arguments: IndexKind.allCases)
+    func twoRecordsReadTogether(kind: IndexKind) async throws {
+        let (index, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
+        let multi = Self.record("dir/thumb.jpg", parts: [10, 20, 0])
+        let single = Self.record("dir/original.jpg", parts: [7], etag: "src")
+        _ = try await index.commitObject(multi, precondition: .none)
+        _ = try await index.commitObject(single, precondition: .none)
+        let both = try await index.objects(bucket: "b", "dir/thumb.jpg", "dir/original.jpg")
+        #expect(both.0 == multi)
+        #expect(both.1 == single)
+        let swapped = try await index.objects(bucket: "b", "dir/original.jpg", "dir/thumb.jpg")
+        #expect(swapped.0 == single && swapped.1 == multi)
+        let oneMissing = try await index.objects(bucket: "b", "dir/none.jpg", "dir/original.jpg")
+        #expect(oneMissing.0 == nil && oneMissing.1 == single)
+        let same = try await index.objects(bucket: "b", "dir/thumb.jpg", "dir/thumb.jpg")
+        #expect(same.0 == multi && same.1 == multi)
+        let neither = try await index.objects(bucket: "b", "x", "y")
+        #expect(neither.0 == nil && neither.1 == nil)
+        await #expect(throws: StorageError(.noSuchBucket, "nope")) {
+            _ = try await index.objects(bucket: "nope", "x", "y")
+        }
+    }
+
     /// Many commits at once (the SQLite index commits waiting ones together, each in its own
     /// savepoint): each gets its own outcome, and a failed one takes no other down with it.
     @Test(arguments: IndexKind.allCases)
