@@ -3,23 +3,42 @@ public enum PercentEncoding {
     /// Decodes `%XX` escapes into bytes; with `plusAsSpace`, `+` becomes a space (query strings).
     /// Returns nil for a malformed escape or bytes that are not UTF-8.
     public static func decode(_ text: some StringProtocol, plusAsSpace: Bool) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    return nil
+        var malformed = false
+        let bytes = decodeBytes(text.utf8, plusAsSpace: plusAsSpace, malformed: &malformed)
+        return malformed ? nil : String(validating: bytes, as: UTF8.self)
+    }
+
+    /// Decodes `%XX` escapes in `encoded` into bytes (not necessarily UTF-8); with
+    /// `plusAsSpace`, `+` becomes a space. A `%` not followed by two hex digits is kept as it is
+    /// and sets `malformed`: S3 routing refuses such text, SigV4's canonical forms keep it.
+    @inlinable
+    public static func decodeBytes(
+        _ encoded: some Collection<UInt8>, plusAsSpace: Bool, malformed: inout Bool
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(encoded.count)
+        var index = encoded.startIndex
+        while index != encoded.endIndex {
+            let byte = encoded[index]
+            index = encoded.index(after: index)
+            if byte == UInt8(ascii: "%") {
+                if index != encoded.endIndex, let high = hexDigit(encoded[index]) {
+                    let next = encoded.index(after: index)
+                    if next != encoded.endIndex, let low = hexDigit(encoded[next]) {
+                        out.append(high << 4 | low)
+                        index = encoded.index(after: next)
+                        continue
+                    }
                 }
-                bytes.append(high << 4 | low)
-            case UInt8(ascii: "+") where plusAsSpace:
-                bytes.append(UInt8(ascii: " "))
-            default:
-                bytes.append(byte)
+                malformed = true
+                out.append(byte)
+            } else if byte == UInt8(ascii: "+") && plusAsSpace {
+                out.append(UInt8(ascii: " "))
+            } else {
+                out.append(byte)
             }
         }
-        return String(validating: bytes, as: UTF8.self)
+        return out
     }
 
     /// Encodes every byte except RFC 3986 unreserved characters (and `/` unless `encodeSlash`).
@@ -51,12 +70,14 @@ public enum PercentEncoding {
         }
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    /// The value of one hex digit (either case), or nil.
+    @inlinable
+    public static func hexDigit(_ byte: UInt8) -> UInt8? {
         switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
         }
     }
 }

@@ -26,46 +26,14 @@ public enum QueryString {
                     var equals = start
                     while equals < end, bytes[equals] != UInt8(ascii: "=") { equals += 1 }
                     var malformed = false
-                    let name = decode(bytes, start..<equals, malformed: &malformed)
-                    let value = equals < end ? decode(bytes, (equals + 1)..<end, malformed: &malformed) : []
+                    let name = PercentEncoding.decodeBytes(bytes[start..<equals], plusAsSpace: true, malformed: &malformed)
+                    let value = equals < end
+                        ? PercentEncoding.decodeBytes(bytes[(equals + 1)..<end], plusAsSpace: true, malformed: &malformed) : []
                     items.append(Item(name: name, value: value, malformed: malformed))
                 }
                 start = end + 1
             }
             return items
-        }
-    }
-
-    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, malformed: inout Bool) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(range.count)
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "%") {
-                if i + 2 < range.upperBound, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
-                    out.append(high << 4 | low)
-                    i += 3
-                    continue
-                }
-                malformed = true
-                out.append(byte)
-            } else if byte == UInt8(ascii: "+") {
-                out.append(UInt8(ascii: " "))
-            } else {
-                out.append(byte)
-            }
-            i += 1
-        }
-        return out
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import GatewayCore
 
 /// One trailing header of an aws-chunked body (name lowercased, value trimmed).
 public struct SigV4Trailer: Sendable, Hashable {
@@ -258,7 +259,7 @@ public struct AWSChunkedDecoder: Sendable {
         }
         var size = 0
         for b in hexDigits {
-            guard let v = SigV4Encoding.hexValue(b) else { throw SigV4Error(.invalidChunk, "Invalid chunk size") }
+            guard let v = PercentEncoding.hexDigit(b) else { throw SigV4Error(.invalidChunk, "Invalid chunk size") }
             size = size << 4 | Int(v)
             guard size <= maxChunkSize else {
                 throw SigV4Error(.invalidChunk, "Chunk size exceeds the limit of \(maxChunkSize) bytes")

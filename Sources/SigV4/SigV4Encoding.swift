@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayCore
 
 /// Encoding helpers shared by the signer and the verifier (AWS's URI encoding, hex, SHA-256).
 public enum SigV4Encoding {
@@ -30,25 +31,8 @@ public enum SigV4Encoding {
     ///   - plusAsSpace: Whether `+` means a space (query strings) or a literal plus (paths).
     /// - Returns: The decoded bytes (not necessarily valid UTF-8).
     public static func percentDecode(_ s: some StringProtocol, plusAsSpace: Bool) -> [UInt8] {
-        let src = Array(s.utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(src.count)
-        var i = 0
-        while i < src.count {
-            let c = src[i]
-            if c == UInt8(ascii: "%"), i + 2 < src.count,
-               let hi = hexValue(src[i + 1]), let lo = hexValue(src[i + 2]) {
-                out.append(hi << 4 | lo)
-                i += 3
-            } else if c == UInt8(ascii: "+"), plusAsSpace {
-                out.append(0x20)
-                i += 1
-            } else {
-                out.append(c)
-                i += 1
-            }
-        }
-        return out
+        var malformed = false
+        return PercentEncoding.decodeBytes(s.utf8, plusAsSpace: plusAsSpace, malformed: &malformed)
     }
 
     // MARK: - Internal
@@ -69,16 +53,6 @@ public enum SigV4Encoding {
     static func isUnreserved(_ b: UInt8) -> Bool {
         (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
             || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "~")
-    }
-
-    @inline(__always)
-    static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 0x30...0x39: b - 0x30
-        case 0x41...0x46: b - 0x41 + 10
-        case 0x61...0x66: b - 0x61 + 10
-        default: nil
-        }
     }
 
     static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
