@@ -25,9 +25,15 @@ enum SigV4Canonical {
     /// sorted by encoded name then encoded value, joined with `&`.
     /// - Parameter excludingSignature: Drop `X-Amz-Signature` (presigned verification).
     static func canonicalQuery(rawQuery: String, excludingSignature: Bool) -> String {
+        canonicalQuery(items: queryItems(rawQuery), excludingSignature: excludingSignature)
+    }
+
+    /// ``canonicalQuery(rawQuery:excludingSignature:)`` from the query's decoded items
+    /// (``queryItems(_:)``), when the caller split it already.
+    static func canonicalQuery(items: [(name: [UInt8], value: [UInt8])], excludingSignature: Bool) -> String {
         let signatureName = Array("X-Amz-Signature".utf8)
         var pairs: [(name: [UInt8], value: [UInt8])] = []
-        for item in queryItems(rawQuery) {
+        for item in items {
             if excludingSignature && item.name == signatureName { continue }
             var n = [UInt8](), v = [UInt8]()
             SigV4Encoding.appendEncoded(item.name, encodeSlash: true, to: &n)

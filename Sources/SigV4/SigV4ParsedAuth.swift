@@ -35,6 +35,9 @@ public struct SigV4ParsedAuth: Sendable {
     let payloadHash: String
     /// The signature the client sent.
     let signature: String
+    /// The request's query, split and decoded once by ``SigV4Verifier/parse(_:)`` and used again
+    /// for the canonical request.
+    let queryItems: [(name: [UInt8], value: [UInt8])]
 
     /// `yyyymmdd/region/service/aws4_request`.
     public var scope: String { SigV4Crypto.scope(date: scopeDate, region: region, service: service) }
@@ -63,7 +66,9 @@ struct SigV4CredentialScope {
 extension SigV4Verifier {
     // MARK: Authorization header
 
-    func parseHeaderAuth(_ authorization: String, request: SigV4Request) throws(SigV4Error) -> SigV4ParsedAuth {
+    func parseHeaderAuth(
+        _ authorization: String, request: SigV4Request, queryItems: [(name: [UInt8], value: [UInt8])]
+    ) throws(SigV4Error) -> SigV4ParsedAuth {
         func malformed(_ detail: String) -> SigV4Error {
             SigV4Error(.authorizationHeaderMalformed, "The authorization header is malformed; \(detail)")
         }
@@ -132,12 +137,14 @@ extension SigV4Verifier {
         return SigV4ParsedAuth(accessKeyID: scope.accessKeyID, kind: .header, scopeDate: scope.date,
                                region: scope.region, service: scope.service, amzDate: amzDate, requestDate: date,
                                signedHeaders: signedHeaders, payload: payload, payloadHash: payloadHash,
-                               signature: signature)
+                               signature: signature, queryItems: queryItems)
     }
 
     // MARK: Presigned query
 
-    func parsePresigned(_ items: [(name: String, value: String)], request: SigV4Request) throws(SigV4Error) -> SigV4ParsedAuth {
+    func parsePresigned(
+        _ items: [(name: String, value: String)], request: SigV4Request, queryItems: [(name: [UInt8], value: [UInt8])]
+    ) throws(SigV4Error) -> SigV4ParsedAuth {
         func queryError(_ message: String) -> SigV4Error { SigV4Error(.authorizationQueryParametersError, message) }
         var params: [String: String] = [:]
         for item in items where item.name.hasPrefix("X-Amz-") {
@@ -191,7 +198,7 @@ extension SigV4Verifier {
         return SigV4ParsedAuth(accessKeyID: scope.accessKeyID, kind: .presigned(expiresSeconds: expires),
                                scopeDate: scope.date, region: scope.region, service: scope.service, amzDate: rawDate,
                                requestDate: date, signedHeaders: signedHeaders, payload: payload,
-                               payloadHash: payloadHash, signature: signature)
+                               payloadHash: payloadHash, signature: signature, queryItems: queryItems)
     }
 
     /// Splits `a;b;c`, lowercases, and requires `host`.

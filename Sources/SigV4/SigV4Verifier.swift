@@ -111,7 +111,8 @@ public struct SigV4Verifier: Sendable {
     ///   `x-amz-content-sha256`, or both header and query authentication.
     public func parse(_ request: SigV4Request) throws(SigV4Error) -> SigV4ParsedAuth? {
         let authorization = request.values(of: "authorization")
-        let items = SigV4Canonical.queryItems(request.rawQuery).map {
+        let queryItems = SigV4Canonical.queryItems(request.rawQuery)
+        let items = queryItems.map {
             (name: String(decoding: $0.name, as: UTF8.self), value: String(decoding: $0.value, as: UTF8.self))
         }
         let hasPresigned = items.contains {
@@ -125,10 +126,10 @@ public struct SigV4Verifier: Sendable {
                 throw SigV4Error(.authorizationHeaderMalformed,
                                  "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
             }
-            return try parseHeaderAuth(header, request: request)
+            return try parseHeaderAuth(header, request: request, queryItems: queryItems)
         }
         if hasPresigned {
-            return try parsePresigned(items, request: request)
+            return try parsePresigned(items, request: request, queryItems: queryItems)
         }
         if items.contains(where: { $0.name == "AWSAccessKeyId" }) && items.contains(where: { $0.name == "Signature" }) {
             throw SigV4Error(.unsupportedAlgorithm, "Signature Version 2 presigned URLs are not supported; use AWS4-HMAC-SHA256.")
@@ -139,7 +140,7 @@ public struct SigV4Verifier: Sendable {
     /// Checks the request time and the signature.
     /// - Parameters:
     ///   - parsed: The result of ``parse(_:)`` for this request.
-    ///   - request: The same request.
+    ///   - request: The same request (its query is taken from `parsed`, split once by ``parse(_:)``).
     ///   - secretAccessKey: The secret of `parsed.accessKeyID`.
     ///   - now: The server's current time.
     /// - Returns: The authenticated identity and payload mode.
@@ -167,7 +168,7 @@ public struct SigV4Verifier: Sendable {
         let canonicalRequest = SigV4Canonical.canonicalRequest(
             method: request.method,
             canonicalURI: SigV4Canonical.canonicalURI(rawPath: request.rawPath),
-            canonicalQuery: SigV4Canonical.canonicalQuery(rawQuery: request.rawQuery, excludingSignature: isPresigned),
+            canonicalQuery: SigV4Canonical.canonicalQuery(items: parsed.queryItems, excludingSignature: isPresigned),
             canonicalHeaders: SigV4Canonical.canonicalHeaders(signedHeaders: parsed.signedHeaders, headers: request.headers),
             signedHeaders: parsed.signedHeaders.joined(separator: ";"),
             payloadHash: parsed.payloadHash)
