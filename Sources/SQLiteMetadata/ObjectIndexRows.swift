@@ -13,8 +13,10 @@ enum ObjectIndexRows {
 
     // MARK: Buckets
 
+    static let bucketExistsSQL = "SELECT 1 FROM buckets WHERE name = ?"
+
     static func requireBucket(_ db: Database, _ name: String) throws {
-        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM buckets WHERE name = ?"), arguments: [name]) != nil
+        guard try Bool.fetchOne(db.cachedStatement(sql: bucketExistsSQL), arguments: [name]) != nil
         else { throw StorageError(.noSuchBucket, name) }
     }
 
@@ -172,7 +174,7 @@ enum ObjectIndexRows {
     /// Whether the bucket exists, on a point-read connection.
     static func requireBucket(_ connection: SQLitePointReader.Connection, _ name: String) throws {
         var found = false
-        try connection.query("SELECT 1 FROM buckets WHERE name = ?", [.text(name)]) { _ in found = true }
+        try connection.query(bucketExistsSQL, [.text(name)]) { _ in found = true }
         guard found else { throw StorageError(.noSuchBucket, name) }
     }
 

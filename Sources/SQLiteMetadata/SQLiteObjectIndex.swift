@@ -30,7 +30,7 @@ public struct SQLiteObjectIndex: ObjectIndex {
     /// - Throws: ``StorageError/Code/bucketAlreadyExists``.
     public func createBucket(_ name: String, creationDate: Date) async throws {
         try await write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM buckets WHERE name = ?", arguments: [name]) != nil {
+            if try Bool.fetchOne(db, sql: ObjectIndexRows.bucketExistsSQL, arguments: [name]) != nil {
                 throw StorageError(.bucketAlreadyExists, name)
             }
             try db.execute(
@@ -80,9 +80,7 @@ public struct SQLiteObjectIndex: ObjectIndex {
         // One statement (its own snapshot) on the calling thread; the bucket is looked at only
         // when the key is missing (a bucket with objects cannot be deleted).
         if let record = try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key) { return record }
-        guard try database.pointReader.integer("SELECT 1 FROM buckets WHERE name = ?", [.text(bucket)]) != nil else {
-            throw StorageError(.noSuchBucket, bucket)
-        }
+        try requireBucket(bucket)
         return nil
     }
 
@@ -90,12 +88,16 @@ public struct SQLiteObjectIndex: ObjectIndex {
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?) {
         let (a, b) = try ObjectIndexRows.records(database.pointReader, bucket: bucket, first, second)
-        if a == nil && b == nil {
-            guard try database.pointReader.integer("SELECT 1 FROM buckets WHERE name = ?", [.text(bucket)]) != nil else {
-                throw StorageError(.noSuchBucket, bucket)
-            }
-        }
+        if a == nil && b == nil { try requireBucket(bucket) }
         return (a, b)
+    }
+
+    /// Checks that the bucket exists, on a point-read connection.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    private func requireBucket(_ bucket: String) throws {
+        guard try database.pointReader.integer(ObjectIndexRows.bucketExistsSQL, [.text(bucket)]) != nil else {
+            throw StorageError(.noSuchBucket, bucket)
+        }
     }
 
     /// Commits `record` if `precondition` holds, in one transaction (shared with other
