@@ -297,18 +297,20 @@ final class PolicyCache: Sendable {
     }
 
     func store(tenants: [TenantRecord], at generation: Int64) {
-        entries.withLock { entries in
-            guard generation >= entries.generation else { return }
-            entries.move(to: generation)
-            entries.tenants = tenants
-        }
+        update(at: generation) { $0.tenants = tenants }
     }
 
     func store(key: (key: AccessKeyRecord, tenant: TenantRecord), id: String, at generation: Int64) {
+        update(at: generation) { $0.keys[id] = key }
+    }
+
+    /// Applies `change` to the entries of `generation`, dropping those of an older one; a
+    /// read made at an older generation than the cached one is not stored.
+    private func update(at generation: Int64, _ change: (inout Entries) -> Void) {
         entries.withLock { entries in
             guard generation >= entries.generation else { return }
             entries.move(to: generation)
-            entries.keys[id] = key
+            change(&entries)
         }
     }
 }
