@@ -110,11 +110,7 @@ struct BlobFiles: Sendable {
     /// and its directory fsynced in one thread-pool job, instead of about eight (one per
     /// file-system call; see bench/PROFILE.md). Nothing is written for a body that fails.
     private func writeSmall(_ body: UploadBody, id: BlobID, temporary: FilePath, final: FilePath) async throws -> WrittenBlob {
-        var bytes = ByteBufferAllocator().buffer(capacity: Int(body.facts.length ?? 0))
-        for try await chunk in body.chunks {
-            bytes.writeImmutableBuffer(chunk)
-        }
-        let digest = try await body.finish()
+        let (bytes, digest) = try await body.gathered()
         let size = Int64(bytes.readableBytes)
         let blobs = blobsDirectory
         try await Self.persistThreads.runIfActive { [bytes] in

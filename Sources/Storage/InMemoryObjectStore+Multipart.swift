@@ -27,7 +27,7 @@ extension InMemoryObjectStore {
     ) async throws -> ObjectPart {
         guard (1...10_000).contains(partNumber) else { throw StorageError(.invalidPart, "part number \(partNumber)") }
         _ = try state.withLock { state throws(StorageError) in try state.upload(uploadID, bucket: bucket, key: key) }
-        let (bytes, digest) = try await Self.collect(body)
+        let (bytes, digest) = try await body.gathered()
         let part = ObjectPart(
             number: partNumber, size: Int64(bytes.readableBytes), etag: digest.md5Hex, checksum: digest.checksum
         )

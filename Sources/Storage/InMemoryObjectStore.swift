@@ -64,7 +64,7 @@ public final class InMemoryObjectStore: ObjectStore {
         origin: ObjectOrigin, body: UploadBody
     ) async throws -> ObjectInfo {
         _ = try state.withLock { state throws(StorageError) in try state.bucket(bucket) }
-        let (bytes, digest) = try await Self.collect(body)
+        let (bytes, digest) = try await body.gathered()
         let info = ObjectInfo(
             bucket: bucket, key: key, size: Int64(bytes.readableBytes), etag: digest.md5Hex,
             lastModified: StorageClock.now(), attributes: attributes, checksum: digest.checksum,
@@ -129,15 +129,6 @@ public final class InMemoryObjectStore: ObjectStore {
             machine.consume(rows)
         }
         return machine.page
-    }
-
-    static func collect(_ body: UploadBody) async throws -> (ByteBuffer, UploadDigest) {
-        var bytes = ByteBuffer()
-        for try await chunk in body.chunks {
-            var chunk = chunk
-            bytes.writeBuffer(&chunk)
-        }
-        return (bytes, try await body.finish())
     }
 }
 

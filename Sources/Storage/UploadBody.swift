@@ -24,6 +24,16 @@ public struct UploadBody: Sendable {
         self.facts = facts
         self.finish = finish
     }
+
+    /// Every chunk in one buffer, then ``finish()``: for stores that keep or write a body whole.
+    /// Room for the declared length is reserved up front (at most 1 MiB of it).
+    public func gathered() async throws -> (bytes: ByteBuffer, digest: UploadDigest) {
+        var bytes = ByteBufferAllocator().buffer(capacity: Int(min(facts.length ?? 0, 1 << 20)))
+        for try await chunk in chunks {
+            bytes.writeImmutableBuffer(chunk)
+        }
+        return (bytes, try await finish())
+    }
 }
 
 /// Facts about an upload's bytes known before the first byte arrives. Each one, when present, is
