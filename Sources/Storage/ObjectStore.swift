@@ -221,13 +221,17 @@ public struct UploadsPage: Sendable, Equatable {
 
 extension ObjectStore {
     public func openObject(bucket: String, key: String, withInfoOf other: String) async throws -> (reader: (any ObjectReader)?, other: ObjectInfo?) {
-        let reader: (any ObjectReader)?
+        (try await openObjectIfPresent(bucket: bucket, key: key), try await headObject(bucket: bucket, key: other))
+    }
+
+    /// Opens the current version, or nil when the key is missing.
+    /// - Throws: ``StorageError/Code/noSuchBucket``.
+    public func openObjectIfPresent(bucket: String, key: String) async throws -> (any ObjectReader)? {
         do {
-            reader = try await openObject(bucket: bucket, key: key)
+            return try await openObject(bucket: bucket, key: key)
         } catch let error as StorageError where error.code == .noSuchKey {
-            reader = nil
+            return nil
         }
-        return (reader, try await headObject(bucket: bucket, key: other))
     }
 
     /// Deletes an object whatever its version.

@@ -75,7 +75,7 @@ public final class VariantService: Sendable {
             }
             // Serve what is stored now, if it is still a variant of the current source (a
             // concurrent invalidation may have removed it: look again).
-            guard let reader = try await openIfPresent(bucket: bucket, key: key) else { continue }
+            guard let reader = try await store.openObjectIfPresent(bucket: bucket, key: key) else { continue }
             let current = try await findSource(bucket: bucket, directory: address.directory)
             if reader.info.origin == .client { return reader }
             if let current, reader.info.origin == .derived(sourceETag: current.etag) { return reader }
@@ -103,15 +103,6 @@ public final class VariantService: Sendable {
             for name in names {
                 _ = try? await self.open(bucket: bucket, key: directory + name, watermark: watermark)
             }
-        }
-    }
-
-    /// The stored object at a key, or nil.
-    private func openIfPresent(bucket: String, key: String) async throws -> (any ObjectReader)? {
-        do {
-            return try await store.openObject(bucket: bucket, key: key)
-        } catch let error as StorageError where error.code == .noSuchKey {
-            return nil
         }
     }
 
