@@ -236,6 +236,18 @@ def wait_until(check, proc: subprocess.Popen, name: str, log: Path, timeout: flo
     raise SystemExit(f"{name} did not answer within {timeout:.0f}s (log: {log})")
 
 
+def launch(server, cmd: list[str], output: Path, probe_path: str, **popen_kw) -> float:
+    """Starts `server`'s process (`server.proc`), its output appended to `output`, and waits for a
+    200 on `probe_path`; returns (and sets) `server.startup_seconds`, from just before the start."""
+    log = open(output, "ab")
+    t0 = time.monotonic()
+    server.proc = popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, **popen_kw)
+    log.close()
+    wait_until(lambda: http_ok(server.port, probe_path), server.proc, server.name, server.log_path)
+    server.startup_seconds = time.monotonic() - t0
+    return server.startup_seconds
+
+
 class Mediagate:
     """`mediagate serve` on disk storage and SQLite in `base`, root keys from the environment."""
 
@@ -262,15 +274,9 @@ class Mediagate:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
         env.update(MEDIAGATE_ROOT_ACCESS_KEY=self.access_key, MEDIAGATE_ROOT_SECRET_KEY=self.secret_key,
                    MEDIAGATE_ADMIN_TOKEN=self.admin_token, LOG_LEVEL="warning")
-        log = open(self.log_path, "ab")
-        t0 = time.monotonic()
-        self.proc = popen([str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}",
-                           "--data-dir", str(self.data), "--storage", "disk"],
-                          env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_until(lambda: http_ok(self.port, self.ready_path), self.proc, self.name, self.log_path)
-        self.startup_seconds = time.monotonic() - t0
-        return self.startup_seconds
+        return launch(self, [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}",
+                             "--data-dir", str(self.data), "--storage", "disk"],
+                      output=self.log_path, probe_path=self.ready_path, env=env)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -356,17 +362,11 @@ class Nginx:
         return [self.proc.pid] + child_pids(self.proc.pid) if self.proc else []
 
     def start(self) -> float:
-        log = open(self.base / "stderr.log", "ab")
-        t0 = time.monotonic()
         # SIGTERM (not SIGKILL) when the bench dies: the master then stops its workers; a process
         # group of its own so that stop() can end stragglers.
-        self.proc = popen([self.binary, "-p", str(self.base), "-c", str(self.conf), "-e", str(self.log_path)],
-                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                          preexec_fn=_term_with_parent, start_new_session=True)
-        log.close()
-        wait_until(lambda: http_ok(self.port, self.probe_path), self.proc, self.name, self.log_path)
-        self.startup_seconds = time.monotonic() - t0
-        return self.startup_seconds
+        return launch(self, [self.binary, "-p", str(self.base), "-c", str(self.conf), "-e", str(self.log_path)],
+                      output=self.base / "stderr.log", probe_path=self.probe_path,
+                      preexec_fn=_term_with_parent, start_new_session=True)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
