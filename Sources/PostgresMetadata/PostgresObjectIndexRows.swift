@@ -113,6 +113,11 @@ enum PostgresObjectIndexRows {
 
     /// Inserts the part rows of `record` in one statement (a multipart object has up to 10,000).
     static func insertParts(_ connection: PostgresConnection, _ record: ObjectRecord, _ logger: Logger) async throws {
+        // This index does not keep inline data (`keepsInlineData` is false): refuse rather
+        // than commit a record whose bytes would be dropped.
+        guard record.inlineData == nil else {
+            throw StorageError(.internalError, "postgres: the object index does not keep inline data (\(record.info.key))")
+        }
         let info = record.info
         guard !info.parts.isEmpty else { return }
         // Arrays of optionals do not bind, hence a flag per part for the checksum's presence.

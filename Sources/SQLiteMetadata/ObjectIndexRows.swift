@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NIOCore
 import Storage
 
 /// SQL statements and row conversions of ``SQLiteObjectIndex``; every function runs inside the
@@ -32,7 +33,7 @@ enum ObjectIndexRows {
     private static let recordSelect = """
         SELECT o.key, o.size, o.etag, o.last_modified_ms, o.attributes, o.checksum_algorithm, \
         o.checksum_value, o.is_multipart, o.derived_from_etag, \
-        p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob
+        p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob, p.data
         FROM objects o LEFT JOIN object_parts p ON p.bucket = o.bucket AND p.key = o.key
         """
 
@@ -67,6 +68,7 @@ enum ObjectIndexRows {
         let bucket: String
         var info: ObjectInfo?
         var blobs: [BlobID] = []
+        var inlineData: ByteBuffer?
 
         init(bucket: String) { self.bucket = bucket }
 
@@ -77,9 +79,10 @@ enum ObjectIndexRows {
             let part = try partRecord(row, from: 9)
             info?.parts.append(part.part)
             blobs.append(part.blob)
+            if !row.isNull(15) { inlineData = row.buffer(15) }
         }
 
-        var record: ObjectRecord? { info.map { ObjectRecord(info: $0, blobs: blobs) } }
+        var record: ObjectRecord? { info.map { ObjectRecord(info: $0, blobs: blobs, inlineData: inlineData) } }
     }
 
     /// An object row as listed: without its parts. Columns by position, in the order of
@@ -107,23 +110,25 @@ enum ObjectIndexRows {
                 info.isMultipart, derived,
             ])
         let insertPart = try db.cachedStatement(sql: """
-            INSERT INTO object_parts (bucket, key, seq, number, size, etag, checksum_algorithm, checksum_value, blob)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO object_parts (bucket, key, seq, number, size, etag, checksum_algorithm, checksum_value, blob, data)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        // A record has inline data only with one part (ObjectRecord's precondition).
+        let data = record.inlineData.map { Data($0.readableBytesView) }
         for (seq, (part, blob)) in zip(info.parts, record.blobs).enumerated() {
             try insertPart.execute(arguments: [
                 info.bucket, keyData, seq, part.number, part.size, part.etag, part.checksum?.algorithm,
-                part.checksum?.value, blob.rawValue,
+                part.checksum?.value, blob.rawValue, data,
             ])
         }
     }
 
     /// Deletes the rows of `key`.
-    /// - Returns: the blobs they referenced.
+    /// - Returns: the blob files they referenced (not the ids of inline data, which have none).
     static func deleteObject(_ db: Database, bucket: String, key: String) throws -> [BlobID] {
         let keyData = Data(key.utf8)
         let blobs = try String.fetchAll(
-            db.cachedStatement(sql: "SELECT blob FROM object_parts WHERE bucket = ? AND key = ? ORDER BY seq"),
+            db.cachedStatement(sql: "SELECT blob FROM object_parts WHERE bucket = ? AND key = ? AND data IS NULL ORDER BY seq"),
             arguments: [bucket, keyData]
         ).map(IndexText.blobID)
         try db.cachedStatement(sql: "DELETE FROM object_parts WHERE bucket = ? AND key = ?")

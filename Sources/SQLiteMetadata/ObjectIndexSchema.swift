@@ -64,6 +64,11 @@ enum ObjectIndexSchema {
                 CREATE INDEX upload_parts_by_blob ON upload_parts (blob);
                 """)
         }
+        // Small objects' bytes in their part row (``ObjectRecord/inlineData``); NULL for parts
+        // whose bytes are in a blob file.
+        migrator.registerMigration("storage-v2-inline-data") { db in
+            try db.execute(sql: "ALTER TABLE object_parts ADD COLUMN data BLOB")
+        }
         return migrator
     }
 }

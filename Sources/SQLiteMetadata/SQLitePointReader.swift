@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import NIOCore
 import Storage
 import Synchronization
 
@@ -100,6 +101,12 @@ final class SQLitePointReader: Sendable {
             let count = Int(sqlite3_column_bytes(statement, Int32(index)))
             guard count > 0, let bytes = sqlite3_column_blob(statement, Int32(index)) else { return Data() }
             return Data(bytes: bytes, count: count)
+        }
+
+        func buffer(_ index: Int) -> ByteBuffer {
+            let count = Int(sqlite3_column_bytes(statement, Int32(index)))
+            guard count > 0, let bytes = sqlite3_column_blob(statement, Int32(index)) else { return ByteBuffer() }
+            return ByteBuffer(bytes: UnsafeRawBufferPointer(start: bytes, count: count))
         }
     }
 
@@ -203,6 +210,8 @@ protocol ResultColumns {
     func integer(_ index: Int) -> Int64
     func text(_ index: Int) -> String?
     func data(_ index: Int) -> Data
+    /// A blob column's bytes.
+    func buffer(_ index: Int) -> ByteBuffer
 }
 
 extension Row: ResultColumns {
@@ -210,4 +219,5 @@ extension Row: ResultColumns {
     func integer(_ index: Int) -> Int64 { self[index] }
     func text(_ index: Int) -> String? { self[index] }
     func data(_ index: Int) -> Data { self[index] }
+    func buffer(_ index: Int) -> ByteBuffer { ByteBuffer(bytes: data(index)) }
 }

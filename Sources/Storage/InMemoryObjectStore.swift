@@ -84,7 +84,7 @@ public final class InMemoryObjectStore: ObjectStore {
             try state.bucket(bucket).objects[Array(key.utf8)]
         }
         guard let object else { throw StorageError(.noSuchKey, key) }
-        return MemoryObjectReader(info: object.info, bytes: object.bytes)
+        return BufferedObjectReader(info: object.info, bytes: object.bytes)
     }
 
     /// The current version's info, or nil.
@@ -133,21 +133,6 @@ public final class InMemoryObjectStore: ObjectStore {
 }
 
 /// A version of an in-memory object, kept by its reader.
-struct MemoryObjectReader: ObjectReader {
-    let info: ObjectInfo
-    let bytes: ByteBuffer
-
-    func read(range: Range<Int64>?) -> ByteStream {
-        do {
-            let resolved = try ReadRange.resolve(range, size: info.size)
-            let slice = bytes.getSlice(at: bytes.readerIndex + Int(resolved.lowerBound), length: resolved.count)
-            return .slices(of: slice ?? ByteBuffer())
-        } catch {
-            return .failing(error)
-        }
-    }
-}
-
 struct MemoryObject {
     var info: ObjectInfo
     var bytes: ByteBuffer

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// The metadata seam of a byte store that keeps object bytes in blobs: buckets, committed
@@ -100,6 +101,13 @@ public protocol ObjectIndex: Sendable {
     /// Which of `ids` an object or an upload part still references.
     /// - Throws: ``StorageError/Code/internalError``.
     func referencedBlobs(among ids: [BlobID]) async throws -> Set<BlobID>
+
+    // MARK: Inline data
+
+    /// Whether this index stores ``ObjectRecord/inlineData`` (the bytes of small objects in
+    /// the record itself). An index that does not throws ``StorageError/Code/internalError``
+    /// for a record that has them. The default is false.
+    var keepsInlineData: Bool { get }
 }
 
 /// A committed object: its info and the blobs holding its parts.
@@ -108,13 +116,22 @@ public struct ObjectRecord: Sendable, Equatable {
     public var info: ObjectInfo
     /// One blob per element of `info.parts`, in the same order.
     public var blobs: [BlobID]
+    /// The object's bytes when the index keeps them itself (a small single-part object; see
+    /// ``ObjectIndex/keepsInlineData``). Its one blob id then names no file: it is never
+    /// returned as freed, and nothing is written or deleted for it.
+    public var inlineData: ByteBuffer?
 
     /// Creates a record.
-    /// - Important: `blobs.count == info.parts.count` (checked by a precondition).
-    public init(info: ObjectInfo, blobs: [BlobID]) {
+    /// - Important: `blobs.count == info.parts.count`, and a record with `inlineData` has one
+    ///   part of exactly that size (checked by preconditions).
+    public init(info: ObjectInfo, blobs: [BlobID], inlineData: ByteBuffer? = nil) {
         precondition(blobs.count == info.parts.count, "one blob per part")
+        if let inlineData {
+            precondition(info.parts.count == 1 && info.size == Int64(inlineData.readableBytes), "inline data is one whole part")
+        }
         self.info = info
         self.blobs = blobs
+        self.inlineData = inlineData
     }
 }
 
@@ -163,13 +180,15 @@ public struct CompletionOutcome: Sendable, Equatable {
     }
 }
 
-/// How every ``ObjectIndex`` implementation writes and reads the values it stores as text.
 extension ObjectIndex {
+    public var keepsInlineData: Bool { false }
+
     public func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?) {
         (try await object(bucket: bucket, key: first), try await object(bucket: bucket, key: second))
     }
 }
 
+/// How every ``ObjectIndex`` implementation writes and reads the values it stores as text.
 public enum IndexText {
     /// A blob id read back from an index.
     /// - Throws: ``StorageError/Code/internalError`` for text that is not a blob id.

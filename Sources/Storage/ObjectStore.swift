@@ -115,6 +115,29 @@ public protocol ObjectReader: Sendable {
     func read(range: Range<Int64>?) -> ByteStream
 }
 
+/// A reader on bytes held in memory: the in-memory store's objects and the inline data of a
+/// disk store's small objects (``ObjectRecord/inlineData``).
+public struct BufferedObjectReader: ObjectReader {
+    public let info: ObjectInfo
+    /// The whole object (`info.size` readable bytes).
+    public let bytes: ByteBuffer
+
+    public init(info: ObjectInfo, bytes: ByteBuffer) {
+        self.info = info
+        self.bytes = bytes
+    }
+
+    public func read(range: Range<Int64>?) -> ByteStream {
+        do {
+            let resolved = try ReadRange.resolve(range, size: info.size)
+            let slice = bytes.getSlice(at: bytes.readerIndex + Int(resolved.lowerBound), length: resolved.count)
+            return .slices(of: slice ?? ByteBuffer())
+        } catch {
+            return .failing(error)
+        }
+    }
+}
+
 /// A part named in a CompleteMultipartUpload request.
 public struct CompletedPart: Sendable, Equatable {
     public var number: Int

@@ -109,6 +109,61 @@ struct DiskStoreTests {
         #expect(harness.fileCounts().blobs == 1)
     }
 
+    /// Objects up to the inline limit live in their index record: no file is written, leased or
+    /// deleted for them, through overwrites in both directions, ranges, a reader kept across
+    /// an overwrite, a failed upload, a restart and a delete.
+    @Test
+    func smallObjectsLiveInTheIndex() async throws {
+        let harness = try await StoreHarness.make(.diskInline)
+        defer { harness.cleanUp() }
+        let store = try #require(harness.store as? DiskObjectStore)
+        let limit = Int(StoreHarness.inlineLimit)
+        let small = pattern(limit, seed: 1)
+        let info = try await put(store, "k", small)
+        try await put(store, "empty", [])
+        #expect(harness.fileCounts() == (0, 0))
+        #expect(try await store.headObject(bucket: "b", key: "k") == info)
+        #expect(try await contents(store, "k") == small)
+        #expect(try await contents(store, "empty") == [])
+        let reader = try await store.openObject(bucket: "b", key: "k")
+        #expect(store.leasedBlobCount == 0)
+        #expect(try await collect(reader.read(range: 10..<20)) == Array(small[10..<20]))
+        #expect(await storageErrorCode { _ = try await collect(reader.read(range: Int64(limit)..<Int64(limit + 5))) } == .invalidRange)
+
+        // One byte over the limit is a blob file; back under the limit frees it.
+        let large = pattern(limit + 1, seed: 2)
+        try await put(store, "k", large)
+        #expect(harness.fileCounts() == (0, 1))
+        #expect(try await contents(store, "k") == large)
+        #expect(try await collect(reader.read(range: nil)) == small)
+        do {
+            let blobReader = try await store.openObject(bucket: "b", key: "k")
+            try await put(store, "k", pattern(100, seed: 3))
+            #expect(harness.fileCounts() == (0, 1))  // still being read
+            #expect(try await collect(blobReader.read(range: nil)) == large)
+        }
+        for _ in 0..<100 where harness.fileCounts().blobs != 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(harness.fileCounts() == (0, 0))
+        #expect(try await contents(store, "k") == pattern(100, seed: 3))
+
+        // A failed small upload leaves the current version and writes nothing.
+        await #expect(throws: TestFailure.self) {
+            try await store.putObject(
+                bucket: "b", key: "k", attributes: .init(), precondition: .none, origin: .client,
+                body: TestBody.failingFinish(pattern(50, seed: 4))
+            )
+        }
+        #expect(try await contents(store, "k") == pattern(100, seed: 3))
+
+        let reopened = try await harness.reopen()
+        #expect(reopened.recovery == RecoveryReport())
+        #expect(try await contents(reopened, "k") == pattern(100, seed: 3))
+        #expect(try await contents(reopened, "empty") == [])
+        #expect(try await reopened.deleteObject(bucket: "b", key: "k", precondition: .none)?.size == 100)
+        #expect(await storageErrorCode { _ = try await reopened.openObject(bucket: "b", key: "k") } == .noSuchKey)
+        #expect(harness.fileCounts() == (0, 0))
+    }
+
     @Test
     func sqliteIsDurableAndWAL() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-sqlite-\(UUID().uuidString)")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresTestSupport
 import PostgresMetadata
 import SQLiteMetadata
@@ -73,6 +74,37 @@ struct ObjectIndexContractTests {
                 parts: [], isMultipart: false, origin: .client
             ), blobs: []), precondition: .none)
         }
+    }
+
+    /// SQLite keeps a small object's bytes in its record, and never reports their id as a
+    /// freed blob; PostgreSQL does not keep them and refuses such a record without a trace.
+    @Test(arguments: IndexKind.allCases)
+    func inlineDataIsKeptOrRefused(kind: IndexKind) async throws {
+        let (index, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
+        var inline = Self.record("k", parts: [5])
+        inline.inlineData = ByteBuffer(bytes: [1, 2, 3, 4, 5])
+        guard index.keepsInlineData else {
+            #expect(kind == .postgres)
+            await #expect(throws: StorageError.self) { _ = try await index.commitObject(inline, precondition: .none) }
+            #expect(try await index.object(bucket: "b", key: "k") == nil)
+            return
+        }
+        #expect(try await index.commitObject(inline, precondition: .ifAbsent) == [])
+        #expect(try await index.object(bucket: "b", key: "k") == inline)
+        let pair = try await index.objects(bucket: "b", "k", "other")
+        #expect(pair.0 == inline && pair.1 == nil)
+        let listed = try await index.listObjects(bucket: "b", query: ListQuery())
+        #expect(listed.objects.map(\.key) == ["k"])
+        let blob = Self.record("k", parts: [7], etag: "f")
+        #expect(try await index.commitObject(blob, precondition: .ifMatch(etag: "e")) == [])
+        #expect(try await index.referencedBlobs(among: inline.blobs + blob.blobs) == Set(blob.blobs))
+        var again = Self.record("k", parts: [3], etag: "g")
+        again.inlineData = ByteBuffer(bytes: [9, 9, 9])
+        #expect(try await index.commitObject(again, precondition: .none) == blob.blobs)
+        #expect(try await index.object(bucket: "b", key: "k")?.inlineData == ByteBuffer(bytes: [9, 9, 9]))
+        #expect(try await index.deleteObject(bucket: "b", key: "k", precondition: .none) == again)
+        #expect(try await index.object(bucket: "b", key: "k") == nil)
     }
 
     /// Two records read together equal each read alone, whichever exist.

@@ -17,8 +17,11 @@ struct ObjectStoreContract {}
 /// The implementations every contract test runs against.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
-    /// Blobs on disk, index in SQLite.
+    /// Blobs on disk, index in SQLite; every object in a blob file (no inline data).
     case disk
+    /// ``disk`` keeping objects up to ``StoreHarness/inlineLimit`` bytes in the index record,
+    /// so that tests mix inline and blob versions of a key.
+    case diskInline
     /// Blobs on disk, index in PostgreSQL (a real server, a database of its own per test).
     case diskPostgres
 
@@ -29,6 +32,9 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 final class StoreHarness: Sendable {
     /// Small multipart parts keep the tests fast; the rule is the same.
     static let minimumPartSize: Int64 = 64
+    /// The ``StoreKind/diskInline`` store's inline limit: below most test objects' sizes of
+    /// 3000 to 5000 bytes and above others.
+    static let inlineLimit: Int64 = 4096
 
     let kind: StoreKind
     let store: any ObjectStore
@@ -57,11 +63,13 @@ final class StoreHarness: Sendable {
             harness = StoreHarness(
                 kind: kind, store: InMemoryObjectStore(minimumPartSize: minimumPartSize), directory: nil
             )
-        case .disk:
+        case .disk, .diskInline:
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("mediagate-storage-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            harness = StoreHarness(kind: kind, store: try await openDisk(directory), directory: directory)
+            harness = StoreHarness(
+                kind: kind, store: try await openDisk(directory, inline: kind == .diskInline), directory: directory
+            )
         case .diskPostgres:
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("mediagate-storage-\(UUID().uuidString)")
@@ -81,13 +89,14 @@ final class StoreHarness: Sendable {
         return harness
     }
 
-    /// Opens a disk store (and its SQLite index) on `directory`.
-    static func openDisk(_ directory: URL) async throws -> DiskObjectStore {
+    /// Opens a disk store (and its SQLite index) on `directory`, with inline data up to
+    /// ``inlineLimit`` or none.
+    static func openDisk(_ directory: URL, inline: Bool) async throws -> DiskObjectStore {
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("meta.db").path)
         let index = try SQLiteObjectIndex(database: database)
         return try await DiskObjectStore(
             root: directory.appendingPathComponent("objects").path, index: index,
-            minimumPartSize: minimumPartSize
+            minimumPartSize: minimumPartSize, inlineLimit: inline ? inlineLimit : 0
         )
     }
 
@@ -103,7 +112,7 @@ final class StoreHarness: Sendable {
     func reopen() async throws -> DiskObjectStore {
         guard let directory else { throw TestFailure("no directory") }
         if let postgres { return try await Self.openDisk(directory, postgres: postgres) }
-        return try await Self.openDisk(directory)
+        return try await Self.openDisk(directory, inline: kind == .diskInline)
     }
 
     var objectsDirectory: URL? { directory?.appendingPathComponent("objects") }
@@ -140,7 +149,8 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Upload bodies for tests.
 enum TestBody {
-    /// `bytes` in chunks of `chunkSize`; `finish()` returns their MD5.
+    /// `bytes` in chunks of `chunkSize`, with their length declared (as the S3 facade does);
+    /// `finish()` returns their MD5.
     static func of(_ bytes: [UInt8], chunkSize: Int = 1000, checksum: StoredChecksum? = nil) -> UploadBody {
         var buffers: [ByteBuffer] = []
         var start = 0
@@ -150,7 +160,9 @@ enum TestBody {
             start = end
         }
         let md5 = md5Hex(bytes)
-        return UploadBody(chunks: ByteStream.buffers(buffers)) { UploadDigest(md5Hex: md5, checksum: checksum) }
+        return UploadBody(chunks: ByteStream.buffers(buffers), facts: UploadFacts(length: Int64(bytes.count))) {
+            UploadDigest(md5Hex: md5, checksum: checksum)
+        }
     }
 
     static func of(_ text: String) -> UploadBody { of(Array(text.utf8)) }
@@ -168,9 +180,11 @@ enum TestBody {
         return UploadBody(chunks: stream) { UploadDigest(md5Hex: md5Hex(bytes), checksum: nil) }
     }
 
-    /// Yields every byte, then fails verification.
+    /// Yields every byte (their length declared), then fails verification.
     static func failingFinish(_ bytes: [UInt8]) -> UploadBody {
-        UploadBody(chunks: ByteStream.buffers([ByteBuffer(bytes: bytes)])) { throw TestFailure("BadDigest") }
+        UploadBody(chunks: ByteStream.buffers([ByteBuffer(bytes: bytes)]), facts: UploadFacts(length: Int64(bytes.count))) {
+            throw TestFailure("BadDigest")
+        }
     }
 }
 
