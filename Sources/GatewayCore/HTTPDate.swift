@@ -27,10 +27,16 @@ public enum HTTPDate {
 
     /// `2009-10-12T17:50:30.000Z`
     public static func iso8601(_ date: Date) -> String {
-        let c = CivilTime(date)
-        let millis = Int((date.timeIntervalSince1970 - floor(date.timeIntervalSince1970)) * 1000)
         var out = [UInt8]()
         out.reserveCapacity(24)
+        appendISO8601(date, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``iso8601(_:)``'s text, as ASCII, to `out`.
+    public static func appendISO8601(_ date: Date, to out: inout [UInt8]) {
+        let c = CivilTime(date)
+        let millis = Int((date.timeIntervalSince1970 - floor(date.timeIntervalSince1970)) * 1000)
         appendDigits(c.year, 4, to: &out)
         out.append(UInt8(ascii: "-"))
         appendDigits(c.month, 2, to: &out)
@@ -41,7 +47,6 @@ public enum HTTPDate {
         out.append(UInt8(ascii: "."))
         appendDigits(millis, 3, to: &out)
         out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `hh:mm:ss`

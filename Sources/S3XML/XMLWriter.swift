@@ -67,6 +67,15 @@ public struct XMLWriter: Sendable {
         writeEndTag(name)
     }
 
+    /// Writes `<name>`, the bytes `write` appends, then `</name>`. The bytes are not escaped:
+    /// only for text that needs no escaping by construction (digits, timestamps), written
+    /// without making a `String` first.
+    public mutating func element(_ name: String, unescaped write: (inout [UInt8]) -> Void) {
+        writeStartTag(name, attributes: [], selfClosing: false)
+        write(&bytes)
+        writeEndTag(name)
+    }
+
     /// Writes `<name>123</name>`.
     public mutating func element(_ name: String, _ value: some BinaryInteger) {
         element(name, String(value))

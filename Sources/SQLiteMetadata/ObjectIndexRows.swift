@@ -88,13 +88,36 @@ enum ObjectIndexRows {
     /// An object row as listed: without its parts. Columns by position, in the order of
     /// ``objectColumns``.
     static func objectInfo(bucket: String, row: some ResultColumns) throws -> ObjectInfo {
+        var attributes = LastAttributes()
+        return try objectInfo(bucket: bucket, row: row, attributes: &attributes)
+    }
+
+    /// ``objectInfo(bucket:row:)`` for one row of many, with the attributes of the previous
+    /// row at hand (rows of a listing mostly share one attributes text).
+    static func objectInfo(bucket: String, row: some ResultColumns, attributes: inout LastAttributes) throws -> ObjectInfo {
         let derived = row.text(8)
         return ObjectInfo(
-            bucket: bucket, key: String(decoding: row.data(0), as: UTF8.self), size: row.integer(1),
+            bucket: bucket, key: row.string(0), size: row.integer(1),
             etag: row.text(2) ?? "", lastModified: StorageClock.date(milliseconds: row.integer(3)),
-            attributes: try IndexText.decodeAttributes(row.text(4) ?? "{}"), checksum: checksum(row, from: 5),
+            attributes: try attributes.decode(row, 4), checksum: checksum(row, from: 5),
             parts: [], isMultipart: row.integer(7) != 0, origin: derived.map { .derived(sourceETag: $0) } ?? .client
         )
+    }
+
+    /// The attributes text of the last row decoded, and its value: a row with the same bytes
+    /// is decoded without making a `String` of them or hashing it.
+    struct LastAttributes {
+        private var text: [UInt8] = []
+        private var value: ObjectAttributes?
+
+        mutating func decode(_ row: some ResultColumns, _ index: Int) throws -> ObjectAttributes {
+            if let value, row.withBytes(index, { $0.elementsEqual(text) }) { return value }
+            let json = row.isNull(index) ? "{}" : row.string(index)
+            let decoded = try IndexText.decodeAttributes(json)
+            text = Array(json.utf8)
+            value = decoded
+            return decoded
+        }
     }
 
     /// Writes `record` as the current version of its key; the key must have no rows.
@@ -172,7 +195,8 @@ enum ObjectIndexRows {
         arguments.append(.integer(Int64(window.limit)))
         var infos: [ObjectInfo] = []
         infos.reserveCapacity(min(window.limit, 1024))
-        try connection.query(sql, arguments) { infos.append(try objectInfo(bucket: bucket, row: $0)) }
+        var attributes = LastAttributes()
+        try connection.query(sql, arguments) { infos.append(try objectInfo(bucket: bucket, row: $0, attributes: &attributes)) }
         return infos
     }
 

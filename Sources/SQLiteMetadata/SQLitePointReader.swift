@@ -103,6 +103,17 @@ final class SQLitePointReader: Sendable {
             return Data(bytes: bytes, count: count)
         }
 
+        func withBytes<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+            // sqlite3_column_blob before sqlite3_column_bytes, as SQLite's documentation asks.
+            let bytes = sqlite3_column_blob(statement, Int32(index))
+            let count = Int(sqlite3_column_bytes(statement, Int32(index)))
+            return try body(UnsafeRawBufferPointer(start: count > 0 ? bytes : nil, count: count))
+        }
+
+        func string(_ index: Int) -> String {
+            withBytes(index) { String(decoding: $0, as: UTF8.self) }
+        }
+
         func buffer(_ index: Int) -> ByteBuffer {
             let count = Int(sqlite3_column_bytes(statement, Int32(index)))
             guard count > 0, let bytes = sqlite3_column_blob(statement, Int32(index)) else { return ByteBuffer() }
@@ -212,6 +223,10 @@ protocol ResultColumns {
     func data(_ index: Int) -> Data
     /// A blob column's bytes.
     func buffer(_ index: Int) -> ByteBuffer
+    /// A text or blob column's bytes, valid inside `body`.
+    func withBytes<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T
+    /// A text or blob column's bytes as UTF-8 text (invalid sequences repaired).
+    func string(_ index: Int) -> String
 }
 
 extension Row: ResultColumns {
@@ -220,4 +235,15 @@ extension Row: ResultColumns {
     func text(_ index: Int) -> String? { self[index] }
     func data(_ index: Int) -> Data { self[index] }
     func buffer(_ index: Int) -> ByteBuffer { ByteBuffer(bytes: data(index)) }
+    func withBytes<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try Array(string(index).utf8).withUnsafeBytes(body)
+    }
+    func string(_ index: Int) -> String {
+        let value: DatabaseValue = self[index]
+        switch value.storage {
+        case .string(let text): return text
+        case .blob(let bytes): return String(decoding: bytes, as: UTF8.self)
+        default: return ""
+        }
+    }
 }

@@ -92,6 +92,7 @@ public struct ListingMachine<Row> {
         self.maxEntries = maxEntries
         self.position = position
         self.finished = maxEntries <= 0
+        self.entries.reserveCapacity(min(max(maxEntries, 0), 1024))
         if let marker, !marker.key.lexicographicallyPrecedes(prefix) {
             self.cursor = .after(key: marker.key, tiebreak: marker.tiebreak)
         } else {
@@ -115,9 +116,20 @@ public struct ListingMachine<Row> {
     @_specialize(exported: true, where Row == UploadInfo)
     public mutating func consume(_ rows: [Row]) {
         guard let limit = nextWindow?.limit else { return }
+        guard let delimiter else {
+            // Without a delimiter every row is an entry, and only the last one moves the
+            // cursor: its key bytes are made once per batch, not once per row.
+            for row in rows where !append(.row(row)) { return }
+            if let last = rows.last {
+                let (key, tiebreak) = position(last)
+                cursor = .after(key: key, tiebreak: tiebreak)
+            }
+            if rows.count < limit { finished = true }
+            return
+        }
         for row in rows {
             let (key, tiebreak) = position(row)
-            if let delimiter, let cut = KeyBytes.firstEnd(of: delimiter, in: key, from: prefix.count) {
+            if let cut = KeyBytes.firstEnd(of: delimiter, in: key, from: prefix.count) {
                 let common = Array(key[..<cut])
                 if marker.map({ $0.key.lexicographicallyPrecedes(common) }) ?? true {
                     guard append(.commonPrefix(common)) else { return }
@@ -162,6 +174,7 @@ extension ListingMachine where Row == ObjectInfo {
     /// The page listed so far.
     public var page: ListPage {
         var page = ListPage(objects: [], commonPrefixes: [], isTruncated: isTruncated, nextMarker: nil)
+        page.objects.reserveCapacity(entries.count)
         for entry in entries {
             switch entry {
             case .row(let info):
