@@ -128,7 +128,10 @@ public struct XMLWriter: Sendable {
     }
 
     private mutating func append(_ literal: String) {
-        bytes.append(contentsOf: literal.utf8)
+        // Through the contiguous UTF-8 (names are small native strings): one copy, instead of
+        // the generic element-by-element append of a `String.UTF8View`.
+        var literal = literal
+        literal.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     /// Whether `name` is a name this writer may emit (debug check only).
