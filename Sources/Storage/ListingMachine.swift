@@ -57,10 +57,17 @@ public struct ListingMachine<Row> {
         case commonPrefix([UInt8])
     }
 
-    /// The entries so far, in order.
-    public private(set) var entries: [Entry] = []
-    /// Whether more entries exist after ``entries`` (meaningful once ``nextWindow`` is nil).
+    /// The rows listed so far, in order.
+    public private(set) var rows: [Row] = []
+    /// The common prefixes listed so far, in order.
+    public private(set) var commonPrefixes: [[UInt8]] = []
+    /// The entry listed last (the page's next marker).
+    public private(set) var lastEntry: Entry?
+    /// Whether more entries exist after these (meaningful once ``nextWindow`` is nil).
     public private(set) var isTruncated = false
+    /// Rows and common prefixes listed so far. (Rows and prefixes are kept apart, not as one
+    /// array of entries: a page's rows are then handed on without copying each one.)
+    public var entryCount: Int { rows.count + commonPrefixes.count }
 
     private let prefix: [UInt8]
     private let end: [UInt8]?
@@ -92,7 +99,6 @@ public struct ListingMachine<Row> {
         self.maxEntries = maxEntries
         self.position = position
         self.finished = maxEntries <= 0
-        self.entries.reserveCapacity(min(max(maxEntries, 0), 1024))
         if let marker, !marker.key.lexicographicallyPrecedes(prefix) {
             self.cursor = .after(key: marker.key, tiebreak: marker.tiebreak)
         } else {
@@ -104,7 +110,7 @@ public struct ListingMachine<Row> {
     /// `limit` rows unless the window has fewer.
     public var nextWindow: ListingWindow? {
         guard !finished else { return nil }
-        let remaining = maxEntries - entries.count + 1
+        let remaining = maxEntries - entryCount + 1
         let limit = delimiter == nil ? remaining : min(remaining, batch)
         return ListingWindow(start: cursor, end: end, prefix: prefix, limit: limit)
     }
@@ -114,19 +120,40 @@ public struct ListingMachine<Row> {
     /// through value witnesses: a tenth of a LIST's CPU).
     @_specialize(exported: true, where Row == ObjectInfo)
     @_specialize(exported: true, where Row == UploadInfo)
-    public mutating func consume(_ rows: [Row]) {
+    public mutating func consume(_ rows: consuming [Row]) {
         guard let limit = nextWindow?.limit else { return }
-        guard let delimiter else {
-            // Without a delimiter every row is an entry, and only the last one moves the
-            // cursor: its key bytes are made once per batch, not once per row.
-            for row in rows where !append(.row(row)) { return }
-            if let last = rows.last {
-                let (key, tiebreak) = position(last)
-                cursor = .after(key: key, tiebreak: tiebreak)
-            }
-            if rows.count < limit { finished = true }
-            return
+        if let delimiter {
+            consume(rows, limit: limit, rollingUpAt: delimiter)
+        } else {
+            consumeAll(rows, limit: limit)
         }
+    }
+
+    /// Without a delimiter every row is an entry: the batch is taken whole (moved, when it is
+    /// the first), and only its last row moves the cursor.
+    private mutating func consumeAll(_ rows: consuming [Row], limit: Int) {
+        var taken = rows
+        let fetched = taken.count
+        let room = maxEntries - entryCount
+        if fetched > room {
+            taken.removeSubrange(room...)
+            isTruncated = true
+            finished = true
+        } else if fetched < limit {
+            finished = true
+        }
+        guard let last = taken.last else { return }
+        lastEntry = .row(last)
+        if !finished {
+            let (key, tiebreak) = position(last)
+            cursor = .after(key: key, tiebreak: tiebreak)
+        }
+        if self.rows.isEmpty { self.rows = taken } else { self.rows.append(contentsOf: taken) }
+    }
+
+    /// Row by row: a key with the delimiter after the prefix ends the batch with its common
+    /// prefix and a skip-scan past it.
+    private mutating func consume(_ rows: [Row], limit: Int, rollingUpAt delimiter: [UInt8]) {
         for row in rows {
             let (key, tiebreak) = position(row)
             if let cut = KeyBytes.firstEnd(of: delimiter, in: key, from: prefix.count) {
@@ -151,14 +178,21 @@ public struct ListingMachine<Row> {
 
     /// Appends unless the page is full, in which case it marks the listing truncated and done.
     private mutating func append(_ entry: Entry) -> Bool {
-        guard entries.count < maxEntries else {
+        guard entryCount < maxEntries else {
             isTruncated = true
             finished = true
             return false
         }
-        entries.append(entry)
+        switch entry {
+        case .row(let row): rows.append(row)
+        case .commonPrefix(let common): commonPrefixes.append(common)
+        }
+        lastEntry = entry
         return true
     }
+
+    /// The common prefixes as text.
+    var commonPrefixTexts: [String] { commonPrefixes.map { String(decoding: $0, as: UTF8.self) } }
 }
 
 extension ListingMachine where Row == ObjectInfo {
@@ -173,20 +207,12 @@ extension ListingMachine where Row == ObjectInfo {
 
     /// The page listed so far.
     public var page: ListPage {
-        var page = ListPage(objects: [], commonPrefixes: [], isTruncated: isTruncated, nextMarker: nil)
-        page.objects.reserveCapacity(entries.count)
-        for entry in entries {
-            switch entry {
-            case .row(let info):
-                page.objects.append(info)
-                page.nextMarker = info.key
-            case .commonPrefix(let bytes):
-                let common = String(decoding: bytes, as: UTF8.self)
-                page.commonPrefixes.append(common)
-                page.nextMarker = common
-            }
+        let nextMarker: String? = switch lastEntry {
+        case .row(let info): info.key
+        case .commonPrefix(let bytes): String(decoding: bytes, as: UTF8.self)
+        case nil: nil
         }
-        return page
+        return ListPage(objects: rows, commonPrefixes: commonPrefixTexts, isTruncated: isTruncated, nextMarker: nextMarker)
     }
 }
 
@@ -204,21 +230,17 @@ extension ListingMachine where Row == UploadInfo {
     /// The page listed so far.
     public var page: UploadsPage {
         var page = UploadsPage(
-            uploads: [], commonPrefixes: [], isTruncated: isTruncated, nextKeyMarker: nil,
+            uploads: rows, commonPrefixes: commonPrefixTexts, isTruncated: isTruncated, nextKeyMarker: nil,
             nextUploadIDMarker: nil
         )
-        for entry in entries {
-            switch entry {
-            case .row(let upload):
-                page.uploads.append(upload)
-                page.nextKeyMarker = upload.key
-                page.nextUploadIDMarker = upload.uploadID
-            case .commonPrefix(let bytes):
-                let common = String(decoding: bytes, as: UTF8.self)
-                page.commonPrefixes.append(common)
-                page.nextKeyMarker = common
-                page.nextUploadIDMarker = nil
-            }
+        switch lastEntry {
+        case .row(let upload):
+            page.nextKeyMarker = upload.key
+            page.nextUploadIDMarker = upload.uploadID
+        case .commonPrefix(let bytes):
+            page.nextKeyMarker = String(decoding: bytes, as: UTF8.self)
+        case nil:
+            break
         }
         return page
     }

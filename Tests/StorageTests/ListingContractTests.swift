@@ -128,7 +128,7 @@ extension ObjectStoreContract {
                 rowsRead += rows.count
                 machine.consume(Array(rows))
             }
-            #expect(machine.entries.count == 2)
+            #expect(machine.entryCount == 2)
             #expect(fetches <= 3)
             #expect(rowsRead <= 32)
         }
