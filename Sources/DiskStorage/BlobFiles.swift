@@ -174,9 +174,29 @@ struct BlobFiles: Sendable {
         guard fsync(descriptor) == 0 else { throw StorageError(.internalError, "syncing \(path): errno \(errno)") }
     }
 
+    /// Writes one batch, then asks the kernel to start writing it back to disk
+    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait for the disk): the pages
+    /// of a large upload then go to disk while the next batches arrive, instead of all at once
+    /// in the final fsync (RocksDB's `bytes_per_sync` and PostgreSQL's `backend_flush_after` do
+    /// the same). The fsync still makes the blob durable; this only starts the work early.
     private static func startWrite(_ bytes: ByteBuffer, at offset: Int64, to handle: WriteFileHandle) -> Task<Void, any Error> {
-        Task { try await handle.write(contentsOf: bytes.readableBytesView, toAbsoluteOffset: offset) }
+        Task {
+            try await handle.write(contentsOf: bytes.readableBytesView, toAbsoluteOffset: offset)
+            let length = Int64(bytes.readableBytes)
+            if let startWriteback = Self.syncFileRange {
+                _ = try? await handle.withUnsafeDescriptor { descriptor in
+                    startWriteback(descriptor.rawValue, offset, length, 2)  // SYNC_FILE_RANGE_WRITE
+                }
+            }
+        }
     }
+
+    /// glibc's `sync_file_range(2)`, looked up at run time: Glibc's Swift module leaves it out
+    /// (it is declared only under `_GNU_SOURCE`). Nil where it does not exist.
+    private static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
+    }()
 
     /// Deletes blobs, ignoring failures: a blob left behind is an orphan that the next
     /// ``DiskObjectStore/init(root:index:minimumPartSize:)`` removes.
