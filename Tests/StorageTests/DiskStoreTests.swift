@@ -1,8 +1,11 @@
 import Integrity
 import DiskStorage
 import Foundation
-import SQLiteMetadata
+import GRDB
+import NIOCore
 import Testing
+
+@testable import SQLiteMetadata
 
 @testable import Storage
 
@@ -162,6 +165,45 @@ struct DiskStoreTests {
         #expect(try await reopened.deleteObject(bucket: "b", key: "k", precondition: .none)?.size == 100)
         #expect(await storageErrorCode { _ = try await reopened.openObject(bucket: "b", key: "k") } == .noSuchKey)
         #expect(harness.fileCounts() == (0, 0))
+    }
+
+    /// A database made before inline data (migration `storage-v1` only) opens, gains the
+    /// column, reads its objects as before, and takes inline records.
+    @Test
+    func upgradeFromBeforeInlineData() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-upgrade-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("m.db").path
+        let blob = BlobID.random()
+        do {
+            let old = try SQLiteDatabase(path: path)
+            try ObjectIndexSchema.migrator.migrate(old.pool, upTo: "storage-v1")
+            let attributes = try IndexText.encodeAttributes(ObjectAttributes(contentType: "text/plain"))
+            try await old.pool.write { db in
+                try db.execute(sql: "INSERT INTO buckets (name, created_ms) VALUES ('b', 0)")
+                try db.execute(sql: """
+                    INSERT INTO objects (bucket, key, size, etag, last_modified_ms, attributes, is_multipart)
+                    VALUES ('b', ?, 3, 'e', 0, ?, 0)
+                    """, arguments: [Data("k".utf8), attributes])
+                try db.execute(sql: """
+                    INSERT INTO object_parts (bucket, key, seq, number, size, etag, blob) VALUES ('b', ?, 0, 1, 3, 'e', ?)
+                    """, arguments: [Data("k".utf8), blob.rawValue])
+            }
+            #expect(try await old.pool.read { db in try db.columns(in: "object_parts").map(\.name) }.contains("data") == false)
+        }
+        let index = try SQLiteObjectIndex(database: SQLiteDatabase(path: path))
+        let record = try #require(try await index.object(bucket: "b", key: "k"))
+        #expect(record.blobs == [blob])
+        #expect(record.inlineData == nil)
+        #expect(record.info.attributes.contentType == "text/plain")
+        var inline = record
+        inline.info.key = "small"
+        inline.blobs = [BlobID.random()]
+        inline.inlineData = ByteBuffer(bytes: [1, 2, 3])
+        #expect(try await index.commitObject(inline, precondition: .ifAbsent) == [])
+        #expect(try await index.object(bucket: "b", key: "small") == inline)
+        #expect(try await index.deleteObject(bucket: "b", key: "k", precondition: .none)?.blobs == [blob])
     }
 
     @Test
