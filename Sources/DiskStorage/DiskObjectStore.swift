@@ -10,8 +10,9 @@ import _NIOFileSystem
 /// instead (``ObjectRecord/inlineData``), when the index can (``ObjectIndex/keepsInlineData``):
 /// its PUT is one index transaction, without a file, its fsync and its directory's fsync, and
 /// its GET reads no file. MinIO keeps objects up to 128 KiB in its metadata file for the same
-/// reason; SQLite's own measurements put the size below which a blob reads faster from the
-/// database than from a file of its own at about 100 KB.
+/// reason. (SQLite's "Internal Versus External BLOBs" measurements find small blobs read faster
+/// from the database than from files of their own, with a crossover that depends on the page
+/// size; the gain measured here is mostly on writes: bench/PROFILE.md.)
 ///
 /// A write streams into `<root>/tmp/<id>`, is verified (`body.finish()`), fsynced, renamed to
 /// `<root>/blobs/<2 hex>/<id>` and its directory fsynced; then one index transaction commits it
