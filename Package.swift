@@ -88,6 +88,7 @@ let package = Package(
                 "Storage", "PolicyStore", "Policy", "GatewayCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

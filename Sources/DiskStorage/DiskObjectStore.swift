@@ -7,8 +7,7 @@ import _NIOFileSystem
 /// in an ``ObjectIndex`` (SQLite).
 ///
 /// A small object (a declared length of at most ``inlineLimit``) is kept in its index record
-/// instead (``ObjectRecord/inlineData``), when the index can (``ObjectIndex/keepsInlineData``):
-/// its PUT is one index transaction, without a file, its fsync and its directory's fsync, and
+/// instead (``ObjectRecord/inlineData``): its PUT is one index transaction, without a file, its fsync and its directory's fsync, and
 /// its GET reads no file. MinIO keeps objects up to 128 KiB in its metadata file for the same
 /// reason. (SQLite's "Internal Versus External BLOBs" measurements find small blobs read faster
 /// from the database than from files of their own, with a crossover that depends on the page
@@ -38,7 +37,7 @@ public final class DiskObjectStore: ObjectStore {
         self.files = files
         self.index = index
         self.minimumPartSize = minimumPartSize
-        self.inlineLimit = index.keepsInlineData ? inlineLimit : 0
+        self.inlineLimit = inlineLimit
         self.recovery = recovery
     }
 
@@ -52,8 +51,8 @@ public final class DiskObjectStore: ObjectStore {
     ///   - root: the directory of blobs and temp files (for example `<data-dir>/objects`).
     ///   - index: where metadata lives; it must not be used by another store at the same time.
     ///   - minimumPartSize: smallest non-last multipart part; tests lower it.
-    ///   - inlineLimit: largest object kept in its index record, if the index can; 0 keeps
-    ///     every object in a blob file.
+    ///   - inlineLimit: largest object kept in its index record; 0 keeps every object in a
+    ///     blob file.
     /// - Throws: `FileSystemError` when the directories cannot be created or listed,
     ///   ``StorageError/Code/internalError`` from the index.
     public convenience init(

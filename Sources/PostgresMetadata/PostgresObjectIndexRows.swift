@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import Storage
 
@@ -65,11 +66,20 @@ enum PostgresObjectIndexRows {
             """, logger: logger).collect()
         guard let row = rows.first else { return nil }
         var info = try objectInfo(bucket: bucket, row: row)
-        let parts = try await connection.query("""
-            SELECT \(unescaped: partColumns) FROM object_parts WHERE bucket = \(bucket) AND key = \(keyData) ORDER BY seq
-            """, logger: logger).collect().map(partRecord)
+        var parts: [PartRecord] = []
+        var inlineData: ByteBuffer?
+        for row in try await connection.query("""
+            SELECT \(unescaped: partColumns), data FROM object_parts WHERE bucket = \(bucket) AND key = \(keyData) ORDER BY seq
+            """, logger: logger).collect() {
+            let (number, size, etag, algorithm, value, blob, data) =
+                try row.decode((Int, Int64, String, String?, String?, String, ByteBuffer?).self)
+            parts.append(PartRecord(
+                part: ObjectPart(number: number, size: size, etag: etag, checksum: checksum(algorithm, value)),
+                blob: try IndexText.blobID(blob)))
+            if let data { inlineData = data }
+        }
         info.parts = parts.map(\.part)
-        return ObjectRecord(info: info, blobs: parts.map(\.blob))
+        return ObjectRecord(info: info, blobs: parts.map(\.blob), inlineData: inlineData)
     }
 
     /// An object row as listed: without its parts.
@@ -113,12 +123,17 @@ enum PostgresObjectIndexRows {
 
     /// Inserts the part rows of `record` in one statement (a multipart object has up to 10,000).
     static func insertParts(_ connection: PostgresConnection, _ record: ObjectRecord, _ logger: Logger) async throws {
-        // This index does not keep inline data (`keepsInlineData` is false): refuse rather
-        // than commit a record whose bytes would be dropped.
-        guard record.inlineData == nil else {
-            throw StorageError(.internalError, "postgres: the object index does not keep inline data (\(record.info.key))")
-        }
         let info = record.info
+        if let data = record.inlineData {
+            // One part (ObjectRecord's precondition), with its bytes.
+            let part = info.parts[0]
+            try await connection.query("""
+                INSERT INTO object_parts (bucket, key, seq, number, size, etag, checksum_algorithm, checksum_value, blob, data)
+                VALUES (\(info.bucket), \(Data(info.key.utf8)), 0, \(part.number), \(part.size), \(part.etag),
+                    \(part.checksum?.algorithm), \(part.checksum?.value), \(record.blobs[0].rawValue), \(data))
+                """, logger: logger)
+            return
+        }
         guard !info.parts.isEmpty else { return }
         // Arrays of optionals do not bind, hence a flag per part for the checksum's presence.
         let seqs = Array(0..<info.parts.count)
@@ -139,12 +154,14 @@ enum PostgresObjectIndexRows {
     }
 
     /// Deletes the part rows of `key`.
-    /// - Returns: the blobs they referenced, in part order.
+    /// - Returns: the blob files they referenced, in part order (not the ids of inline data,
+    ///   which have none).
     static func deleteParts(_ connection: PostgresConnection, bucket: String, key: String, _ logger: Logger) async throws -> [BlobID] {
         let rows = try await connection.query("""
-            DELETE FROM object_parts WHERE bucket = \(bucket) AND key = \(Data(key.utf8)) RETURNING seq, blob
+            DELETE FROM object_parts WHERE bucket = \(bucket) AND key = \(Data(key.utf8)) RETURNING seq, blob, data IS NULL
             """, logger: logger).collect()
-        return try rows.map { try $0.decode((Int64, String).self) }
+        return try rows.map { try $0.decode((Int64, String, Bool).self) }
+            .filter(\.2)
             .sorted { $0.0 < $1.0 }
             .map { try IndexText.blobID($0.1) }
     }

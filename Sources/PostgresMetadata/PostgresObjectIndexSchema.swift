@@ -67,5 +67,8 @@ enum PostgresObjectIndexSchema {
             """,
             "CREATE INDEX upload_parts_by_blob ON upload_parts (blob)",
         ]),
+        // Small objects' bytes in their part row (`ObjectRecord.inlineData`); NULL for parts
+        // whose bytes are in a blob file.
+        (id: "storage-v2-inline-data", sql: ["ALTER TABLE object_parts ADD COLUMN data BYTEA"]),
     ]
 }

@@ -74,9 +74,6 @@ public struct SQLiteObjectIndex: ObjectIndex {
 
     // MARK: Objects
 
-    /// Small objects' bytes are kept in their part row (column `data`).
-    public var keepsInlineData: Bool { true }
-
     /// The current record of a key, or nil.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func object(bucket: String, key: String) async throws -> ObjectRecord? {

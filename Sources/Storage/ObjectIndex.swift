@@ -19,6 +19,8 @@ import Synchronization
 ///   layout).
 /// - Upload ids sort in initiation order (``UploadID``); uploads are listed by key, then id.
 /// - Errors are ``StorageError``s; anything else is wrapped as ``StorageError/Code/internalError``.
+/// - A record's ``ObjectRecord/inlineData`` (a small object's bytes) is stored with it and read
+///   back with it; its blob id names no file and is never returned as freed.
 public protocol ObjectIndex: Sendable {
     // MARK: Buckets
 
@@ -102,12 +104,6 @@ public protocol ObjectIndex: Sendable {
     /// - Throws: ``StorageError/Code/internalError``.
     func referencedBlobs(among ids: [BlobID]) async throws -> Set<BlobID>
 
-    // MARK: Inline data
-
-    /// Whether this index stores ``ObjectRecord/inlineData`` (the bytes of small objects in
-    /// the record itself). An index that does not throws ``StorageError/Code/internalError``
-    /// for a record that has them. The default is false.
-    var keepsInlineData: Bool { get }
 }
 
 /// A committed object: its info and the blobs holding its parts.
@@ -116,9 +112,9 @@ public struct ObjectRecord: Sendable, Equatable {
     public var info: ObjectInfo
     /// One blob per element of `info.parts`, in the same order.
     public var blobs: [BlobID]
-    /// The object's bytes when the index keeps them itself (a small single-part object; see
-    /// ``ObjectIndex/keepsInlineData``). Its one blob id then names no file: it is never
-    /// returned as freed, and nothing is written or deleted for it.
+    /// The object's bytes when the index keeps them itself (a small single-part object). Its
+    /// one blob id then names no file: it is never returned as freed, and nothing is written or
+    /// deleted for it.
     public var inlineData: ByteBuffer?
 
     /// Creates a record.
@@ -181,8 +177,6 @@ public struct CompletionOutcome: Sendable, Equatable {
 }
 
 extension ObjectIndex {
-    public var keepsInlineData: Bool { false }
-
     public func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?) {
         (try await object(bucket: bucket, key: first), try await object(bucket: bucket, key: second))
     }
