@@ -125,29 +125,23 @@ public struct ListingMachine<Row> {
         if let delimiter {
             consume(rows, limit: limit, rollingUpAt: delimiter)
         } else {
-            consumeAll(rows, limit: limit)
+            consumeAll(rows)
         }
     }
 
-    /// Without a delimiter every row is an entry: the batch is taken whole (moved, when it is
-    /// the first), and only its last row moves the cursor.
-    private mutating func consumeAll(_ rows: consuming [Row], limit: Int) {
+    /// Without a delimiter every row is an entry, and the window asked for one row more than
+    /// the page has room for: this one batch ends the listing, truncated when that extra row
+    /// came. The batch is taken whole (moved, when it is the first).
+    private mutating func consumeAll(_ rows: consuming [Row]) {
         var taken = rows
-        let fetched = taken.count
         let room = maxEntries - entryCount
-        if fetched > room {
+        if taken.count > room {
             taken.removeSubrange(room...)
             isTruncated = true
-            finished = true
-        } else if fetched < limit {
-            finished = true
         }
+        finished = true
         guard let last = taken.last else { return }
         lastEntry = .row(last)
-        if !finished {
-            let (key, tiebreak) = position(last)
-            cursor = .after(key: key, tiebreak: tiebreak)
-        }
         if self.rows.isEmpty { self.rows = taken } else { self.rows.append(contentsOf: taken) }
     }
 
