@@ -105,25 +105,23 @@ public final class DiskObjectStore: ObjectStore {
             let current = try await index.object(bucket: bucket, key: key)
             try precondition.check(currentETag: current?.info.etag, key: key)
         }
-        let written: WrittenBlob
-        var inlineData: ByteBuffer?
+        let (id, size, digest, inlineData): (BlobID, Int64, UploadDigest, ByteBuffer?)
         if inlineLimit > 0, let length = body.facts.length, length <= inlineLimit {
             // finish() has checked the declared length, so the bytes fit the limit.
-            let (bytes, digest) = try await body.gathered()
-            written = WrittenBlob(id: .random(), size: Int64(bytes.readableBytes), digest: digest)
-            inlineData = bytes
+            let (bytes, verified) = try await body.gathered()
+            (id, size, digest, inlineData) = (.random(), Int64(bytes.readableBytes), verified, bytes)
         } else {
-            written = try await files.write(body)
+            let blob = try await files.write(body)
+            (id, size, digest, inlineData) = (blob.id, blob.size, blob.digest, nil)
         }
-        let digest = written.digest
-        let part = ObjectPart(number: 1, size: written.size, etag: digest.md5Hex, checksum: digest.checksum)
+        let part = ObjectPart(number: 1, size: size, etag: digest.md5Hex, checksum: digest.checksum)
         let info = ObjectInfo(
-            bucket: bucket, key: key, size: written.size, etag: digest.md5Hex, lastModified: StorageClock.now(),
+            bucket: bucket, key: key, size: size, etag: digest.md5Hex, lastModified: StorageClock.now(),
             attributes: attributes, checksum: digest.checksum, parts: [part], isMultipart: false, origin: origin
         )
-        let record = ObjectRecord(info: info, blobs: [written.id], inlineData: inlineData)
+        let record = ObjectRecord(info: info, blobs: [id], inlineData: inlineData)
         let index = self.index
-        return try await commit(newBlobs: inlineData == nil ? [written.id] : []) {
+        return try await commit(newBlobs: record.blobFiles) {
             (info, try await index.commitObject(record, precondition: precondition))
         }
     }
@@ -196,7 +194,7 @@ public final class DiskObjectStore: ObjectStore {
         let index = self.index
         return try await commit(newBlobs: []) {
             let record = try await index.deleteObject(bucket: bucket, key: key, precondition: precondition)
-            return (record?.info, record.map { $0.inlineData == nil ? $0.blobs : [] } ?? [])
+            return (record?.info, record?.blobFiles ?? [])
         }
     }
 

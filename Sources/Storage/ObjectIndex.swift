@@ -117,6 +117,10 @@ public struct ObjectRecord: Sendable, Equatable {
     /// deleted for it.
     public var inlineData: ByteBuffer?
 
+    /// The blobs of this record that are files: all of ``blobs``, or none when the bytes are
+    /// ``inlineData``.
+    public var blobFiles: [BlobID] { inlineData == nil ? blobs : [] }
+
     /// Creates a record.
     /// - Important: `blobs.count == info.parts.count`, and a record with `inlineData` has one
     ///   part of exactly that size (checked by preconditions).
