@@ -236,7 +236,12 @@ extension Row: ResultColumns {
     func data(_ index: Int) -> Data { self[index] }
     func buffer(_ index: Int) -> ByteBuffer { ByteBuffer(bytes: data(index)) }
     func withBytes<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        try Array(string(index).utf8).withUnsafeBytes(body)
+        let value: DatabaseValue = self[index]
+        switch value.storage {
+        case .blob(let bytes): return try bytes.withUnsafeBytes(body)
+        case .string(var text): return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+        default: return try body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
     }
     func string(_ index: Int) -> String {
         let value: DatabaseValue = self[index]
