@@ -73,9 +73,7 @@ enum PostgresObjectIndexRows {
             """, logger: logger).collect() {
             let (number, size, etag, algorithm, value, blob, data) =
                 try row.decode((Int, Int64, String, String?, String?, String, ByteBuffer?).self)
-            parts.append(PartRecord(
-                part: ObjectPart(number: number, size: size, etag: etag, checksum: checksum(algorithm, value)),
-                blob: try IndexText.blobID(blob)))
+            parts.append(try partRecord((number, size, etag, algorithm, value, blob)))
             if let data { inlineData = data }
         }
         info.parts = parts.map(\.part)
@@ -321,7 +319,14 @@ enum PostgresObjectIndexRows {
 
     /// A row of ``partColumns``.
     static func partRecord(_ row: PostgresRow) throws -> PartRecord {
-        let (number, size, etag, algorithm, value, blob) = try row.decode((Int, Int64, String, String?, String?, String).self)
+        try partRecord(row.decode((Int, Int64, String, String?, String?, String).self))
+    }
+
+    /// A part from the decoded columns of ``partColumns``.
+    private static func partRecord(
+        _ columns: (number: Int, size: Int64, etag: String, algorithm: String?, value: String?, blob: String)
+    ) throws -> PartRecord {
+        let (number, size, etag, algorithm, value, blob) = columns
         return PartRecord(
             part: ObjectPart(number: number, size: size, etag: etag, checksum: checksum(algorithm, value)),
             blob: try IndexText.blobID(blob)
