@@ -2,10 +2,12 @@
 public enum ConstantTime {
     /// Whether two strings have the same UTF-8 bytes, in time that depends only on their lengths.
     public static func equals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for index in 0..<max(x.count, y.count) {
-            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+        var difference = UInt8(a.utf8.count == b.utf8.count ? 0 : 1)
+        var x = a.utf8.makeIterator(), y = b.utf8.makeIterator()
+        while true {
+            let p = x.next(), q = y.next()
+            if p == nil && q == nil { break }
+            difference |= (p ?? 0) ^ (q ?? 0)
         }
         return difference == 0
     }

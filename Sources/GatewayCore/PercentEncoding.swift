@@ -17,6 +17,15 @@ public enum PercentEncoding {
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(encoded.count)
+        appendDecoded(encoded, plusAsSpace: plusAsSpace, malformed: &malformed, to: &out)
+        return out
+    }
+
+    /// ``decodeBytes(_:plusAsSpace:malformed:)`` appending to `out`.
+    @inlinable
+    public static func appendDecoded(
+        _ encoded: some Collection<UInt8>, plusAsSpace: Bool, malformed: inout Bool, to out: inout [UInt8]
+    ) {
         var index = encoded.startIndex
         while index != encoded.endIndex {
             let byte = encoded[index]
@@ -38,7 +47,6 @@ public enum PercentEncoding {
                 out.append(byte)
             }
         }
-        return out
     }
 
     /// Encodes every byte except RFC 3986 unreserved characters (and `/` unless `encodeSlash`).

@@ -55,40 +55,56 @@ public struct KeyPattern: Sendable, Equatable, CustomStringConvertible {
     /// A capture may match an empty segment (`selfies//x`): the rule still applies, with an
     /// empty subject that no consent can name.
     public func match(_ key: String) -> [String: String]? {
-        let parts = key.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Array.init)
-        var captures: [String: String] = [:]
-        return Self.match(segments[...], parts[...], &captures) ? captures : nil
+        var key = key
+        return key.withUTF8 { bytes in
+            var captures: [String: String] = [:]
+            return Self.match(segments[...], bytes, from: 0, &captures) ? captures : nil
+        }
     }
 
-    private static func match(_ pattern: ArraySlice<Segment>, _ parts: ArraySlice<[UInt8]>, _ captures: inout [String: String]) -> Bool {
-        guard let first = pattern.first else { return parts.isEmpty }
+    /// Matches the key's segments from the one starting at byte `start` on; `start` past the
+    /// end means no segment is left (a key ending in `/` has an empty last segment).
+    private static func match(
+        _ pattern: ArraySlice<Segment>, _ key: UnsafeBufferPointer<UInt8>, from start: Int, _ captures: inout [String: String]
+    ) -> Bool {
+        guard let first = pattern.first else { return start > key.count }
         switch first {
         case .anySegments:
             let rest = pattern.dropFirst()
             if rest.isEmpty { return true }
-            var index = parts.startIndex
+            var index = start
             while true {
                 var attempt = captures
-                if match(rest, parts[index...], &attempt) {
+                if match(rest, key, from: index, &attempt) {
                     captures = attempt
                     return true
                 }
-                if index == parts.endIndex { return false }
-                index += 1
+                if index > key.count { return false }
+                index = segmentEnd(key, from: index) + 1
             }
         case .capture(let name):
-            guard let part = parts.first else { return false }
-            captures[name] = String(decoding: part, as: UTF8.self)
-            return match(pattern.dropFirst(), parts.dropFirst(), &captures)
+            guard start <= key.count else { return false }
+            let end = segmentEnd(key, from: start)
+            captures[name] = String(decoding: UnsafeBufferPointer(rebasing: key[start..<end]), as: UTF8.self)
+            return match(pattern.dropFirst(), key, from: end + 1, &captures)
         case .glob(let pieces):
-            guard let part = parts.first, globMatch(pieces, part) else { return false }
-            return match(pattern.dropFirst(), parts.dropFirst(), &captures)
+            guard start <= key.count else { return false }
+            let end = segmentEnd(key, from: start)
+            guard globMatch(pieces, UnsafeBufferPointer(rebasing: key[start..<end])) else { return false }
+            return match(pattern.dropFirst(), key, from: end + 1, &captures)
         }
     }
 
+    /// The index of the `/` ending the segment that starts at `start`, or the key's length.
+    private static func segmentEnd(_ key: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var end = start
+        while end < key.count, key[end] != UInt8(ascii: "/") { end += 1 }
+        return end
+    }
+
     /// Matches one segment against literal pieces separated by `*`.
-    static func globMatch(_ pieces: [[UInt8]], _ segment: [UInt8]) -> Bool {
-        if pieces.count == 1 { return pieces[0] == segment }
+    static func globMatch(_ pieces: [[UInt8]], _ segment: UnsafeBufferPointer<UInt8>) -> Bool {
+        if pieces.count == 1 { return pieces[0].elementsEqual(segment) }
         guard let head = pieces.first, let tail = pieces.last, segment.count >= head.count + tail.count,
             segment.starts(with: head), segment.reversed().starts(with: tail.reversed())
         else { return false }
@@ -101,7 +117,7 @@ public struct KeyPattern: Sendable, Equatable, CustomStringConvertible {
         return position <= end
     }
 
-    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int, before end: Int) -> Int? {
+    private static func find(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from start: Int, before end: Int) -> Int? {
         if needle.isEmpty { return start }
         var index = start
         while index + needle.count <= end {

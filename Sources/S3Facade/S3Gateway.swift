@@ -136,7 +136,7 @@ public struct S3Gateway: HTTPResponder {
         }
         let auth = try verifier.verify(parsed, request: sigRequest, secretAccessKey: credential.secretAccessKey, now: Date())
         let line = S3RequestLine(
-            method: request.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(rawQuery),
+            method: request.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(sigRequest.query),
             host: request.head.authority, copySource: request.headers[.amzCopySource])
         let operation = try S3Operation.parse(line, domain: configuration.domain)
         let tenants = try await policyStore.tenants().map(\.scope)

@@ -39,15 +39,35 @@ public struct S3RequestLine: Sendable, Equatable {
     /// Splits a raw query string into decoded pairs (`+` means space, as in forms).
     /// - Throws: ``S3Error`` `InvalidArgument` for malformed escapes.
     public static func parseQuery(_ rawQuery: Substring) throws(S3Error) -> [(name: String, value: String)] {
+        try parseQuery(QueryString.items(rawQuery))
+    }
+
+    /// ``parseQuery(_:)`` from a query already split (the SigV4 verifier splits it first).
+    ///
+    /// A presigned URL's own `X-Amz-*` parameters are checked but left out: the verifier has
+    /// used them, no operation reads them, and they were most of a presigned GET's strings.
+    public static func parseQuery(_ items: QueryString.Parameters) throws(S3Error) -> [(name: String, value: String)] {
         var result: [(name: String, value: String)] = []
-        for item in QueryString.items(rawQuery) {
-            guard !item.malformed, let name = String(validating: item.name, as: UTF8.self),
+        for item in items {
+            guard !item.malformed else { throw S3Error(.invalidArgument, "Malformed query string.") }
+            if isPresignedAuthParameter(item.name) { continue }
+            guard let name = String(validating: item.name, as: UTF8.self),
                   let value = String(validating: item.value, as: UTF8.self)
             else { throw S3Error(.invalidArgument, "Malformed query string.") }
             result.append((name, value))
         }
         return result
     }
+
+    private static func isPresignedAuthParameter(_ name: ArraySlice<UInt8>) -> Bool {
+        guard name.count >= 10, name.starts(with: "X-Amz-".utf8) else { return false }
+        return presignedAuthParameters.contains { name.elementsEqual($0) }
+    }
+
+    private static let presignedAuthParameters: [[UInt8]] = [
+        "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+        "X-Amz-Signature", "X-Amz-Security-Token",
+    ].map { Array($0.utf8) }
 }
 
 /// Sub-resources that select bucket operations this gateway does not implement.

@@ -1,90 +1,112 @@
 import GatewayCore
 
 /// Builds the parts of a SigV4 canonical request exactly as S3 does.
+///
+/// The verifier builds the canonical request as bytes in one buffer (``appendCanonicalURI(rawPath:to:)``
+/// and the other `append` functions); the `String` forms serve the signer, tests and error details.
 enum SigV4Canonical {
     /// The canonical URI: the raw path percent-decoded (`+` stays a literal plus) and re-encoded
     /// byte by byte with AWS's rule, `/` kept. S3 neither double-encodes nor normalizes `.`/`..`/`//`.
     static func canonicalURI(rawPath: String) -> String {
-        guard !rawPath.isEmpty else { return "/" }
-        let decoded = SigV4Encoding.percentDecode(rawPath, plusAsSpace: false)
         var out = [UInt8]()
-        out.reserveCapacity(decoded.count + 8)
-        if decoded.first != UInt8(ascii: "/") { out.append(UInt8(ascii: "/")) }
-        SigV4Encoding.appendEncoded(decoded, encodeSlash: false, to: &out)
+        appendCanonicalURI(rawPath: rawPath, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The query split into decoded (name, value) pairs; `+` decodes to a space, a parameter
-    /// without `=` has an empty value, empty segments are skipped.
-    static func queryItems(_ rawQuery: String) -> [(name: [UInt8], value: [UInt8])] {
-        guard !rawQuery.isEmpty else { return [] }
-        return QueryString.items(rawQuery).map { ($0.name, $0.value) }
+    /// ``canonicalURI(rawPath:)`` appended to `out`.
+    static func appendCanonicalURI(rawPath: String, to out: inout [UInt8]) {
+        guard !rawPath.isEmpty else {
+            out.append(UInt8(ascii: "/"))
+            return
+        }
+        let decoded = SigV4Encoding.percentDecode(rawPath, plusAsSpace: false)
+        out.reserveCapacity(out.count + decoded.count * 3 + 1)
+        if decoded.first != UInt8(ascii: "/") { out.append(UInt8(ascii: "/")) }
+        SigV4Encoding.appendEncoded(decoded, encodeSlash: false, to: &out)
     }
 
     /// The canonical query string: every pair re-encoded with AWS's rule (`/` encoded too),
     /// sorted by encoded name then encoded value, joined with `&`.
     /// - Parameter excludingSignature: Drop `X-Amz-Signature` (presigned verification).
     static func canonicalQuery(rawQuery: String, excludingSignature: Bool) -> String {
-        canonicalQuery(items: queryItems(rawQuery), excludingSignature: excludingSignature)
+        var out = [UInt8]()
+        appendCanonicalQuery(QueryString.items(rawQuery), excludingSignature: excludingSignature, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// ``canonicalQuery(rawQuery:excludingSignature:)`` from the query's decoded items
-    /// (``queryItems(_:)``), when the caller split it already.
-    static func canonicalQuery(items: [(name: [UInt8], value: [UInt8])], excludingSignature: Bool) -> String {
-        let signatureName = Array("X-Amz-Signature".utf8)
-        var pairs: [(name: [UInt8], value: [UInt8])] = []
+    /// ``canonicalQuery(rawQuery:excludingSignature:)`` of a query already split, appended to `out`.
+    static func appendCanonicalQuery(_ items: QueryString.Parameters, excludingSignature: Bool, to out: inout [UInt8]) {
+        // Every encoded name and value goes into one buffer; the pairs are sorted as ranges of it.
+        var encoded = [UInt8]()
+        encoded.reserveCapacity(items.byteCount * 3)
+        var pairs: [(name: Range<Int>, value: Range<Int>)] = []
+        pairs.reserveCapacity(items.count)
         for item in items {
-            if excludingSignature && item.name == signatureName { continue }
-            var n = [UInt8](), v = [UInt8]()
-            SigV4Encoding.appendEncoded(item.name, encodeSlash: true, to: &n)
-            SigV4Encoding.appendEncoded(item.value, encodeSlash: true, to: &v)
-            pairs.append((n, v))
+            if excludingSignature && item.nameIs("X-Amz-Signature") { continue }
+            let nameStart = encoded.count
+            SigV4Encoding.appendEncoded(item.name, encodeSlash: true, to: &encoded)
+            let valueStart = encoded.count
+            SigV4Encoding.appendEncoded(item.value, encodeSlash: true, to: &encoded)
+            pairs.append((nameStart..<valueStart, valueStart..<encoded.count))
         }
         pairs.sort { a, b in
-            a.name != b.name ? a.name.lexicographicallyPrecedes(b.name) : a.value.lexicographicallyPrecedes(b.value)
+            let aName = encoded[a.name], bName = encoded[b.name]
+            return aName.elementsEqual(bName)
+                ? encoded[a.value].lexicographicallyPrecedes(encoded[b.value]) : aName.lexicographicallyPrecedes(bName)
         }
-        var out = [UInt8]()
-        for (i, p) in pairs.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: "&")) }
-            out += p.name
+        out.reserveCapacity(out.count + encoded.count + 2 * pairs.count)
+        for (index, pair) in pairs.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: "&")) }
+            out.append(contentsOf: encoded[pair.name])
             out.append(UInt8(ascii: "="))
-            out += p.value
+            out.append(contentsOf: encoded[pair.value])
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Trims leading/trailing whitespace and collapses inner whitespace runs to one space.
     static func trimAll(_ value: String) -> String {
         var out = [UInt8]()
         out.reserveCapacity(value.utf8.count)
-        var pendingSpace = false
+        appendTrimmed(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``trimAll(_:)`` appended to `out`.
+    static func appendTrimmed(_ value: String, to out: inout [UInt8]) {
+        var pendingSpace = false, wroteAny = false
         for b in value.utf8 {
             if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C {
-                pendingSpace = !out.isEmpty
+                pendingSpace = wroteAny
             } else {
                 if pendingSpace { out.append(0x20); pendingSpace = false }
                 out.append(b)
+                wroteAny = true
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `name:value\n` for each signed header in the given order; duplicate headers are joined with `,`.
     /// A signed `expect` header that a proxy removed is taken as `100-continue` (as MinIO does).
     static func canonicalHeaders(signedHeaders: [String], headers: [(name: String, value: String)]) -> String {
-        var out = ""
+        var out = [UInt8]()
+        appendCanonicalHeaders(signedHeaders: signedHeaders, headers: headers, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``canonicalHeaders(signedHeaders:headers:)`` appended to `out`.
+    static func appendCanonicalHeaders(signedHeaders: [String], headers: [(name: String, value: String)], to out: inout [UInt8]) {
         for name in signedHeaders {
-            var values: [String] = []
-            for h in headers where h.name.caseInsensitiveEquals(name) {
-                values.append(trimAll(h.value))
+            out.append(contentsOf: name.utf8)
+            out.append(UInt8(ascii: ":"))
+            var found = false
+            for header in headers where header.name.caseInsensitiveEquals(name) {
+                if found { out.append(UInt8(ascii: ",")) }
+                appendTrimmed(header.value, to: &out)
+                found = true
             }
-            if values.isEmpty && name == "expect" { values = ["100-continue"] }
-            out += name
-            out += ":"
-            out += values.joined(separator: ",")
-            out += "\n"
+            if !found && name == "expect" { out.append(contentsOf: "100-continue".utf8) }
+            out.append(UInt8(ascii: "\n"))
         }
-        return out
     }
 
     /// The canonical request.
@@ -92,5 +114,28 @@ enum SigV4Canonical {
                                  canonicalHeaders: String, signedHeaders: String, payloadHash: String) -> String {
         method + "\n" + canonicalURI + "\n" + canonicalQuery + "\n" + canonicalHeaders + "\n"
             + signedHeaders + "\n" + payloadHash
+    }
+
+    /// The canonical request of a received request, as bytes.
+    static func canonicalRequest(_ request: SigV4Request, signedHeaders: [String], payloadHash: String,
+                                 excludingSignature: Bool) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(request.method.utf8.count + 3 * (request.rawPath.utf8.count + request.rawQuery.utf8.count)
+            + 64 * signedHeaders.count + payloadHash.utf8.count + 16)
+        out.append(contentsOf: request.method.utf8)
+        out.append(UInt8(ascii: "\n"))
+        appendCanonicalURI(rawPath: request.rawPath, to: &out)
+        out.append(UInt8(ascii: "\n"))
+        appendCanonicalQuery(request.query, excludingSignature: excludingSignature, to: &out)
+        out.append(UInt8(ascii: "\n"))
+        appendCanonicalHeaders(signedHeaders: signedHeaders, headers: request.headers, to: &out)
+        out.append(UInt8(ascii: "\n"))
+        for (index, name) in signedHeaders.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ";")) }
+            out.append(contentsOf: name.utf8)
+        }
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: payloadHash.utf8)
+        return out
     }
 }

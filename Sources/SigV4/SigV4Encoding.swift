@@ -62,11 +62,16 @@ public enum SigV4Encoding {
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
         var out = [UInt8]()
         out.reserveCapacity(64)
+        appendHex(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``hex(_:)`` appended to `out`.
+    static func appendHex(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
         for b in bytes {
             out.append(lowerHexDigits[Int(b >> 4)])
             out.append(lowerHexDigits[Int(b & 0x0F)])
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Hex of SHA-256 of the empty string.
@@ -74,11 +79,22 @@ public enum SigV4Encoding {
 
     /// Constant-time comparison of two ASCII hex signatures, ignoring hex-letter case.
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
+        guard a.utf8.count == b.utf8.count else { return false }
         var diff: UInt8 = 0
-        for i in 0..<x.count {
-            diff |= lowerASCII(x[i]) ^ lowerASCII(y[i])
+        for (x, y) in zip(a.utf8, b.utf8) {
+            diff |= lowerASCII(x) ^ lowerASCII(y)
+        }
+        return diff == 0
+    }
+
+    /// Constant-time comparison of `bytes`' lowercase hex with `hexText` (either case).
+    static func constantTimeEqualsHex(of bytes: UnsafeRawBufferPointer, _ hexText: String) -> Bool {
+        guard hexText.utf8.count == 2 * bytes.count else { return false }
+        var diff: UInt8 = 0
+        var text = hexText.utf8.makeIterator()
+        for b in bytes {
+            diff |= lowerHexDigits[Int(b >> 4)] ^ lowerASCII(text.next() ?? 0)
+            diff |= lowerHexDigits[Int(b & 0x0F)] ^ lowerASCII(text.next() ?? 0)
         }
         return diff == 0
     }

@@ -35,9 +35,6 @@ public struct SigV4ParsedAuth: Sendable {
     let payloadHash: String
     /// The signature the client sent.
     let signature: String
-    /// The request's query, split and decoded once by ``SigV4Verifier/parse(_:)`` and used again
-    /// for the canonical request.
-    let queryItems: [(name: [UInt8], value: [UInt8])]
 
     /// `yyyymmdd/region/service/aws4_request`.
     public var scope: String { SigV4Crypto.scope(date: scopeDate, region: region, service: service) }
@@ -52,23 +49,29 @@ struct SigV4CredentialScope {
 
     /// Parses `AKID/yyyymmdd/region/service/aws4_request` (the key ID may itself contain `/`).
     static func parse(_ value: String) -> SigV4CredentialScope? {
-        let parts = value.splitBytes(UInt8(ascii: "/"))
-        guard parts.count >= 5, parts[parts.count - 1] == "aws4_request" else { return nil }
-        let date = parts[parts.count - 4]
+        // The last four pieces are fixed; everything before them is the key ID.
+        let utf8 = value.utf8
+        let slash = UInt8(ascii: "/")
+        guard let beforeTerminal = utf8.lastIndex(of: slash),
+              let beforeService = utf8[..<beforeTerminal].lastIndex(of: slash),
+              let beforeRegion = utf8[..<beforeService].lastIndex(of: slash),
+              let beforeDate = utf8[..<beforeRegion].lastIndex(of: slash),
+              value[utf8.index(after: beforeTerminal)...] == "aws4_request"
+        else { return nil }
+        let key = value[..<beforeDate]
+        let date = value[utf8.index(after: beforeDate)..<beforeRegion]
+        let region = value[utf8.index(after: beforeRegion)..<beforeService]
+        let service = value[utf8.index(after: beforeService)..<beforeTerminal]
         guard date.utf8.count == 8, date.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        let key = parts[0..<(parts.count - 4)].joined(separator: "/")
-        let region = parts[parts.count - 3], service = parts[parts.count - 2]
         guard !key.isEmpty, !region.isEmpty, !service.isEmpty else { return nil }
-        return SigV4CredentialScope(accessKeyID: key, date: String(date), region: String(region), service: String(service))
+        return SigV4CredentialScope(accessKeyID: String(key), date: String(date), region: String(region), service: String(service))
     }
 }
 
 extension SigV4Verifier {
     // MARK: Authorization header
 
-    func parseHeaderAuth(
-        _ authorization: String, request: SigV4Request, queryItems: [(name: [UInt8], value: [UInt8])]
-    ) throws(SigV4Error) -> SigV4ParsedAuth {
+    func parseHeaderAuth(_ authorization: String, request: SigV4Request) throws(SigV4Error) -> SigV4ParsedAuth {
         func malformed(_ detail: String) -> SigV4Error {
             SigV4Error(.authorizationHeaderMalformed, "The authorization header is malformed; \(detail)")
         }
@@ -137,25 +140,42 @@ extension SigV4Verifier {
         return SigV4ParsedAuth(accessKeyID: scope.accessKeyID, kind: .header, scopeDate: scope.date,
                                region: scope.region, service: scope.service, amzDate: amzDate, requestDate: date,
                                signedHeaders: signedHeaders, payload: payload, payloadHash: payloadHash,
-                               signature: signature, queryItems: queryItems)
+                               signature: signature)
     }
 
     // MARK: Presigned query
 
-    func parsePresigned(
-        _ items: [(name: String, value: String)], request: SigV4Request, queryItems: [(name: [UInt8], value: [UInt8])]
-    ) throws(SigV4Error) -> SigV4ParsedAuth {
+    /// The query parameters of a presigned URL, in the order of ``presignedParameterNames``.
+    private enum PresignedParameter: Int, CaseIterable {
+        case algorithm, credential, signature, date, signedHeaders, expires, contentSHA256
+    }
+
+    private static let presignedParameterNames: [StaticString] = [
+        "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders",
+        "X-Amz-Expires", "X-Amz-Content-Sha256",
+    ]
+
+    func parsePresigned(_ request: SigV4Request) throws(SigV4Error) -> SigV4ParsedAuth {
         func queryError(_ message: String) -> SigV4Error { SigV4Error(.authorizationQueryParametersError, message) }
-        var params: [String: String] = [:]
-        for item in items where item.name.hasPrefix("X-Amz-") {
-            guard params[item.name] == nil else {
-                throw queryError("The query parameter \(item.name.prefix(64)) is repeated.")
+        // Positions of the parameters SigV4 reads; any `X-Amz-*` parameter may appear once.
+        let query = request.query
+        var positions = [Int?](repeating: nil, count: PresignedParameter.allCases.count)
+        var otherNames: Set<ArraySlice<UInt8>> = []
+        for (position, item) in query.enumerated() where item.name.starts(with: "X-Amz-".utf8) {
+            let known = Self.presignedParameterNames.firstIndex { item.nameIs($0) }
+            let repeated = if let known { positions[known] != nil } else { !otherNames.insert(item.name).inserted }
+            guard !repeated else {
+                throw queryError("The query parameter \(String(decoding: item.name.prefix(64), as: UTF8.self)) is repeated.")
             }
-            params[item.name] = item.value
+            if let known { positions[known] = position }
         }
-        guard let algorithm = params["X-Amz-Algorithm"], let credential = params["X-Amz-Credential"],
-              let signature = params["X-Amz-Signature"], let rawDate = params["X-Amz-Date"],
-              let signedHeaderList = params["X-Amz-SignedHeaders"], let rawExpires = params["X-Amz-Expires"],
+        let found = positions
+        func params(_ parameter: PresignedParameter) -> String? {
+            found[parameter.rawValue].map { String(decoding: query[$0].value, as: UTF8.self) }
+        }
+        guard let algorithm = params(.algorithm), let credential = params(.credential),
+              let signature = params(.signature), let rawDate = params(.date),
+              let signedHeaderList = params(.signedHeaders), let rawExpires = params(.expires),
               !signature.isEmpty
         else {
             throw queryError("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
@@ -187,7 +207,7 @@ extension SigV4Verifier {
         }
         let signedHeaders = try Self.parseSignedHeaders(signedHeaderList) { queryError("Error parsing the X-Amz-SignedHeaders parameter; \($0)") }
 
-        let payloadHash = (params["X-Amz-Content-Sha256"] ?? request.firstValue(of: "x-amz-content-sha256")
+        let payloadHash = (params(.contentSHA256) ?? request.firstValue(of: "x-amz-content-sha256")
             ?? "UNSIGNED-PAYLOAD").trimmingSpaces
         guard let payload = SigV4PayloadMode(headerValue: payloadHash) else {
             throw SigV4Error(.invalidPayloadHash, "The provided 'x-amz-content-sha256' does not contain a valid SHA256.")
@@ -198,7 +218,7 @@ extension SigV4Verifier {
         return SigV4ParsedAuth(accessKeyID: scope.accessKeyID, kind: .presigned(expiresSeconds: expires),
                                scopeDate: scope.date, region: scope.region, service: scope.service, amzDate: rawDate,
                                requestDate: date, signedHeaders: signedHeaders, payload: payload,
-                               payloadHash: payloadHash, signature: signature, queryItems: queryItems)
+                               payloadHash: payloadHash, signature: signature)
     }
 
     /// Splits `a;b;c`, lowercases, and requires `host`.

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// An access key pair used to sign or verify AWS Signature Version 4 requests.
 public struct SigV4Credentials: Sendable, Hashable {
@@ -24,7 +25,11 @@ public struct SigV4Request: Sendable {
     /// The path exactly as on the wire: percent-encoded, without the query.
     public var rawPath: String
     /// The text after `?` exactly as on the wire; `""` when there is none.
-    public var rawQuery: String
+    public var rawQuery: String {
+        didSet { query = QueryString.items(rawQuery) }
+    }
+    /// ``rawQuery`` split and decoded, once per request (verification and routing both use it).
+    public private(set) var query: QueryString.Parameters
     /// All request headers, names in any case, duplicates allowed. Include `Host`
     /// (for HTTP/2, synthesize it from `:authority`).
     public var headers: [(name: String, value: String)]
@@ -39,6 +44,7 @@ public struct SigV4Request: Sendable {
         self.method = method
         self.rawPath = rawPath
         self.rawQuery = rawQuery
+        self.query = QueryString.items(rawQuery)
         self.headers = headers
     }
 

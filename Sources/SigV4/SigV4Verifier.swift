@@ -111,12 +111,9 @@ public struct SigV4Verifier: Sendable {
     ///   `x-amz-content-sha256`, or both header and query authentication.
     public func parse(_ request: SigV4Request) throws(SigV4Error) -> SigV4ParsedAuth? {
         let authorization = request.values(of: "authorization")
-        let queryItems = SigV4Canonical.queryItems(request.rawQuery)
-        let items = queryItems.map {
-            (name: String(decoding: $0.name, as: UTF8.self), value: String(decoding: $0.value, as: UTF8.self))
-        }
-        let hasPresigned = items.contains {
-            $0.name == "X-Amz-Algorithm" || $0.name == "X-Amz-Credential" || $0.name == "X-Amz-Signature"
+        let query = request.query
+        let hasPresigned = query.contains {
+            $0.nameIs("X-Amz-Algorithm") || $0.nameIs("X-Amz-Credential") || $0.nameIs("X-Amz-Signature")
         }
         if authorization.count > 1 {
             throw SigV4Error(.authorizationHeaderMalformed, "The authorization header is malformed; it was sent more than once.")
@@ -126,12 +123,12 @@ public struct SigV4Verifier: Sendable {
                 throw SigV4Error(.authorizationHeaderMalformed,
                                  "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
             }
-            return try parseHeaderAuth(header, request: request, queryItems: queryItems)
+            return try parseHeaderAuth(header, request: request)
         }
         if hasPresigned {
-            return try parsePresigned(items, request: request, queryItems: queryItems)
+            return try parsePresigned(request)
         }
-        if items.contains(where: { $0.name == "AWSAccessKeyId" }) && items.contains(where: { $0.name == "Signature" }) {
+        if query.contains(where: { $0.nameIs("AWSAccessKeyId") }) && query.contains(where: { $0.nameIs("Signature") }) {
             throw SigV4Error(.unsupportedAlgorithm, "Signature Version 2 presigned URLs are not supported; use AWS4-HMAC-SHA256.")
         }
         return nil
@@ -140,7 +137,7 @@ public struct SigV4Verifier: Sendable {
     /// Checks the request time and the signature.
     /// - Parameters:
     ///   - parsed: The result of ``parse(_:)`` for this request.
-    ///   - request: The same request (its query is taken from `parsed`, split once by ``parse(_:)``).
+    ///   - request: The same request.
     ///   - secretAccessKey: The secret of `parsed.accessKeyID`.
     ///   - now: The server's current time.
     /// - Returns: The authenticated identity and payload mode.
@@ -164,28 +161,23 @@ public struct SigV4Verifier: Sendable {
 
         let key = keyCache.signingKey(accessKeyID: parsed.accessKeyID, secret: secretAccessKey,
                                       date: parsed.scopeDate, region: parsed.region, service: parsed.service)
-        let isPresigned = parsed.kind != .header
+        // Built as bytes; the texts are made only for a mismatch's error details.
+        let scope = parsed.scope
         let canonicalRequest = SigV4Canonical.canonicalRequest(
-            method: request.method,
-            canonicalURI: SigV4Canonical.canonicalURI(rawPath: request.rawPath),
-            canonicalQuery: SigV4Canonical.canonicalQuery(items: parsed.queryItems, excludingSignature: isPresigned),
-            canonicalHeaders: SigV4Canonical.canonicalHeaders(signedHeaders: parsed.signedHeaders, headers: request.headers),
-            signedHeaders: parsed.signedHeaders.joined(separator: ";"),
-            payloadHash: parsed.payloadHash)
-        let stringToSign = SigV4Crypto.stringToSign(amzDate: parsed.amzDate, scope: parsed.scope,
-                                                    canonicalRequest: canonicalRequest)
-        let expected = SigV4Crypto.signatureHex(key, stringToSign)
-        guard SigV4Encoding.constantTimeEquals(expected, parsed.signature) else {
+            request, signedHeaders: parsed.signedHeaders, payloadHash: parsed.payloadHash,
+            excludingSignature: parsed.kind != .header)
+        let stringToSign = SigV4Crypto.stringToSign(amzDate: parsed.amzDate, scope: scope, canonicalRequest: canonicalRequest)
+        guard SigV4Crypto.signatureMatches(key, stringToSign, signature: parsed.signature) else {
             throw SigV4Error(.signatureDoesNotMatch,
                              "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-                             canonicalRequest: canonicalRequest, stringToSign: stringToSign)
+                             canonicalRequest: String(decoding: canonicalRequest, as: UTF8.self),
+                             stringToSign: String(decoding: stringToSign, as: UTF8.self))
         }
 
-        let signed = Set(parsed.signedHeaders)
         var unsigned: [String] = []
         for header in request.headers {
             let name = header.name.asciiLowercased
-            if name.hasPrefix("x-amz-"), name != "x-amz-content-sha256", !signed.contains(name), !unsigned.contains(name) {
+            if name.hasPrefix("x-amz-"), name != "x-amz-content-sha256", !parsed.signedHeaders.contains(name), !unsigned.contains(name) {
                 unsigned.append(name)
             }
         }
@@ -196,7 +188,7 @@ public struct SigV4Verifier: Sendable {
 
         let chunkContext: SigV4ChunkContext? = switch parsed.payload {
         case .streamingSigned, .streamingSignedTrailer:
-            SigV4ChunkContext(signingKey: key, amzDate: parsed.amzDate, scope: parsed.scope, seedSignature: parsed.signature)
+            SigV4ChunkContext(signingKey: key, amzDate: parsed.amzDate, scope: scope, seedSignature: parsed.signature)
         default: nil
         }
         let declaredTrailers = request.values(of: "x-amz-trailer")

@@ -81,7 +81,20 @@ enum SigV4Crypto {
 
     /// Lowercase hex HMAC-SHA256 of `message` with `key`: a SigV4 signature.
     static func signatureHex(_ key: SymmetricKey, _ message: String) -> String {
-        SigV4Encoding.hex(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: key))
+        signatureHex(key, Array(message.utf8))
+    }
+
+    /// ``signatureHex(_:_:)-(_,String)`` of a message in bytes.
+    static func signatureHex(_ key: SymmetricKey, _ message: [UInt8]) -> String {
+        HMAC<SHA256>.authenticationCode(for: message, using: key).withUnsafeBytes { SigV4Encoding.hex($0) }
+    }
+
+    /// Whether `signature` (hex, either case) is the HMAC-SHA256 of `message` with `key`, in time
+    /// that does not depend on where they differ; without building the expected hex text.
+    static func signatureMatches(_ key: SymmetricKey, _ message: [UInt8], signature: String) -> Bool {
+        HMAC<SHA256>.authenticationCode(for: message, using: key).withUnsafeBytes { mac in
+            SigV4Encoding.constantTimeEqualsHex(of: mac, signature)
+        }
     }
 
     /// `yyyymmdd/region/service/aws4_request`.
@@ -91,7 +104,21 @@ enum SigV4Crypto {
 
     /// The string to sign of a request.
     static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
-        algorithm + "\n" + amzDate + "\n" + scope + "\n" + SigV4Encoding.sha256Hex(Array(canonicalRequest.utf8))
+        String(decoding: stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: Array(canonicalRequest.utf8)), as: UTF8.self)
+    }
+
+    /// ``stringToSign(amzDate:scope:canonicalRequest:)-(_,_,String)`` in bytes.
+    static func stringToSign(amzDate: String, scope: String, canonicalRequest: [UInt8]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(algorithm.utf8.count + amzDate.utf8.count + scope.utf8.count + 67)
+        out.append(contentsOf: algorithm.utf8)
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: amzDate.utf8)
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: scope.utf8)
+        out.append(UInt8(ascii: "\n"))
+        SHA256.hash(data: canonicalRequest).withUnsafeBytes { SigV4Encoding.appendHex($0, to: &out) }
+        return out
     }
 
     /// The string to sign of an aws-chunked data chunk.
