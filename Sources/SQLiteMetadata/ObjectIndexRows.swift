@@ -33,8 +33,9 @@ enum ObjectIndexRows {
     private static let recordSelect = """
         SELECT o.key, o.size, o.etag, o.last_modified_ms, o.attributes, o.checksum_algorithm, \
         o.checksum_value, o.is_multipart, o.derived_from_etag, \
-        p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob, p.data
+        p.number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, p.blob, d.data
         FROM objects o LEFT JOIN object_parts p ON p.bucket = o.bucket AND p.key = o.key
+        LEFT JOIN object_data d ON d.id = p.data_id
         """
 
     /// The record of `key`, inside the caller's transaction.
@@ -133,15 +134,20 @@ enum ObjectIndexRows {
                 info.isMultipart, derived,
             ])
         let insertPart = try db.cachedStatement(sql: """
-            INSERT INTO object_parts (bucket, key, seq, number, size, etag, checksum_algorithm, checksum_value, blob, data)
+            INSERT INTO object_parts (bucket, key, seq, number, size, etag, checksum_algorithm, checksum_value, blob, data_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         // A record has inline data only with one part (ObjectRecord's precondition).
-        let data = record.inlineData.map { Data($0.readableBytesView) }
+        var dataID: Int64?
+        if let inline = record.inlineData {
+            try db.cachedStatement(sql: "INSERT INTO object_data (data) VALUES (?)")
+                .execute(arguments: [Data(inline.readableBytesView)])
+            dataID = db.lastInsertedRowID
+        }
         for (seq, (part, blob)) in zip(info.parts, record.blobs).enumerated() {
             try insertPart.execute(arguments: [
                 info.bucket, keyData, seq, part.number, part.size, part.etag, part.checksum?.algorithm,
-                part.checksum?.value, blob.rawValue, data,
+                part.checksum?.value, blob.rawValue, dataID,
             ])
         }
     }
@@ -151,9 +157,12 @@ enum ObjectIndexRows {
     static func deleteObject(_ db: Database, bucket: String, key: String) throws -> [BlobID] {
         let keyData = Data(key.utf8)
         let blobs = try String.fetchAll(
-            db.cachedStatement(sql: "SELECT blob FROM object_parts WHERE bucket = ? AND key = ? AND data IS NULL ORDER BY seq"),
+            db.cachedStatement(sql: "SELECT blob FROM object_parts WHERE bucket = ? AND key = ? AND data_id IS NULL ORDER BY seq"),
             arguments: [bucket, keyData]
         ).map(IndexText.blobID)
+        try db.cachedStatement(sql: """
+            DELETE FROM object_data WHERE id IN (SELECT data_id FROM object_parts WHERE bucket = ? AND key = ? AND data_id IS NOT NULL)
+            """).execute(arguments: [bucket, keyData])
         try db.cachedStatement(sql: "DELETE FROM object_parts WHERE bucket = ? AND key = ?")
             .execute(arguments: [bucket, keyData])
         try db.cachedStatement(sql: "DELETE FROM objects WHERE bucket = ? AND key = ?")

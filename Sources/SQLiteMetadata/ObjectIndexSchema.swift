@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The object index's tables. Keys are `BLOB`s (compared with `memcmp`, which is UTF-8 byte
@@ -68,6 +69,28 @@ enum ObjectIndexSchema {
         // whose bytes are in a blob file.
         migrator.registerMigration("storage-v2-inline-data") { db in
             try db.execute(sql: "ALTER TABLE object_parts ADD COLUMN data BLOB")
+        }
+        // Small objects' bytes move to a rowid table of their own; the part row keeps its id.
+        // `object_parts` is `WITHOUT ROWID`, a b-tree whose cells are whole rows: a row carrying
+        // kilobytes spills to overflow pages, and SQLite reads (and allocates) the whole row
+        // for each comparison of a key lookup, and copies whole rows into interior pages.
+        // Measured with 20,000 4 KiB rows: lookups 25.8 → 11.8 µs, inserts 26,000 → 37,600/s;
+        // with 64 KiB rows 176 → 27 µs. `data` stays (always NULL) as SQLite keeps old columns.
+        migrator.registerMigration("storage-v3-object-data") { db in
+            try db.execute(sql: """
+                CREATE TABLE object_data (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+                ALTER TABLE object_parts ADD COLUMN data_id INTEGER;
+                """)
+            let rows = try Row.fetchAll(db, sql: "SELECT bucket, key, seq FROM object_parts WHERE data IS NOT NULL")
+            for row in rows {
+                let arguments: StatementArguments = [row[0] as String, row[1] as Data, row[2] as Int64]
+                try db.execute(sql: """
+                    INSERT INTO object_data (data) SELECT data FROM object_parts WHERE bucket = ? AND key = ? AND seq = ?
+                    """, arguments: arguments)
+                try db.execute(sql: """
+                    UPDATE object_parts SET data_id = ?, data = NULL WHERE bucket = ? AND key = ? AND seq = ?
+                    """, arguments: [db.lastInsertedRowID] + arguments)
+            }
         }
         return migrator
     }

@@ -207,6 +207,55 @@ struct DiskStoreTests {
     }
 
     @Test
+    func upgradeMovesInlineDataOutOfPartRows() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-upgrade-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("m.db").path
+        let bytes = pattern(3000, seed: 9)
+        do {
+            let old = try SQLiteDatabase(path: path)
+            try ObjectIndexSchema.migrator.migrate(old.pool, upTo: "storage-v2-inline-data")
+            let attributes = try IndexText.encodeAttributes(ObjectAttributes())
+            try await old.pool.write { db in
+                try db.execute(sql: "INSERT INTO buckets (name, created_ms) VALUES ('b', 0)")
+                for key in ["inline", "file"] {
+                    try db.execute(sql: """
+                        INSERT INTO objects (bucket, key, size, etag, last_modified_ms, attributes, is_multipart)
+                        VALUES ('b', ?, 3000, 'e', 0, ?, 0)
+                        """, arguments: [Data(key.utf8), attributes])
+                    try db.execute(sql: """
+                        INSERT INTO object_parts (bucket, key, seq, number, size, etag, blob, data) VALUES ('b', ?, 0, 1, 3000, 'e', ?, ?)
+                        """, arguments: [Data(key.utf8), BlobID.random().rawValue, key == "inline" ? Data(bytes) : nil])
+                }
+            }
+        }
+        let database = try SQLiteDatabase(path: path)
+        let index = try SQLiteObjectIndex(database: database)
+        let inline = try #require(try await index.object(bucket: "b", key: "inline"))
+        #expect(inline.inlineData.map { Array($0.readableBytesView) } == bytes)
+        #expect(try await index.object(bucket: "b", key: "file")?.inlineData == nil)
+        func counts() async throws -> (dataRows: Int, oldColumn: Int) {
+            try await database.pool.read { db in
+                (try Int.fetchOne(db, sql: "SELECT count(*) FROM object_data") ?? -1,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM object_parts WHERE data IS NOT NULL") ?? -1)
+            }
+        }
+        #expect(try await counts() == (1, 0))
+
+        // Overwriting or deleting an inline object leaves no orphaned row behind.
+        var info = inline.info
+        info.size = 3
+        info.parts[0].size = 3
+        let replacement = ObjectRecord(info: info, blobs: [BlobID.random()], inlineData: ByteBuffer(bytes: [7, 8, 9]))
+        #expect(try await index.commitObject(replacement, precondition: .none) == [])
+        #expect(try await index.object(bucket: "b", key: "inline") == replacement)
+        #expect(try await counts() == (1, 0))
+        #expect(try await index.deleteObject(bucket: "b", key: "inline", precondition: .none)?.blobFiles == [])
+        #expect(try await counts() == (0, 0))
+    }
+
+    @Test
     func sqliteIsDurableAndWAL() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-sqlite-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
