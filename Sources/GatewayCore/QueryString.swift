@@ -64,6 +64,7 @@ public enum QueryString {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(raw.count)
             var spans: [Parameters.Span] = []
+            spans.reserveCapacity(raw.reduce(1) { $0 + ($1 == UInt8(ascii: "&") ? 1 : 0) })
             var start = 0
             while start < raw.count {
                 var end = start

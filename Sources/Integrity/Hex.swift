@@ -5,7 +5,9 @@ public enum Hex {
     /// Encodes `bytes` as lowercase hex.
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var output = [UInt8]()
-        output.reserveCapacity(bytes.underestimatedCount * 2)
+        // A digest is a plain Sequence whose underestimatedCount is 0: without the floor, its
+        // 32 hex digits grew the buffer five times (bench/PROFILE.md, allocations per PUT).
+        output.reserveCapacity(max(bytes.underestimatedCount * 2, 64))
         for byte in bytes {
             output.append(digits[Int(byte >> 4)])
             output.append(digits[Int(byte & 0x0F)])

@@ -198,10 +198,17 @@ public struct S3Gateway: HTTPResponder {
 
 /// Request ids: 16 uppercase hex characters, like S3's.
 enum RequestID {
+    private static let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
     static func make() -> String {
         var generator = SystemRandomNumberGenerator()
         let value = generator.next() as UInt64
-        let hex = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        // Written in place: through `String(_:radix:)` and padding it cost three allocations.
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            for index in 0..<16 {
+                buffer[index] = digits[Int((value >> UInt64(60 - 4 * index)) & 0xF)]
+            }
+            return 16
+        }
     }
 }

@@ -131,3 +131,24 @@ extension UInt8 {
 }
 
 import Foundation
+
+extension RoutingTableTests {
+    @Test
+    func presignedAuthParametersAreCheckedButNotRouted() throws {
+        let query = try S3RequestLine.parseQuery(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+                + "&X-Amz-Signature=ab&uploadId=u%20v&X-Amz-Meta-Thing=1&x-amz-date=lower")
+        #expect(query.map { [$0.name, $0.value] } == [["uploadId", "u v"], ["X-Amz-Meta-Thing", "1"], ["x-amz-date", "lower"]])
+        #expect(throws: S3Error.self) { try S3RequestLine.parseQuery("X-Amz-Signature=%zz") }
+    }
+
+    @Test
+    func requestIDsAreSixteenUppercaseHexDigits() {
+        let ids = (0..<64).map { _ in RequestID.make() }
+        for id in ids {
+            #expect(id.utf8.count == 16)
+            #expect(id.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) })
+        }
+        #expect(Set(ids).count == ids.count)
+    }
+}
