@@ -1,8 +1,13 @@
 /// Lowercase hexadecimal, as S3 uses in ETags and `x-amz-content-sha256`.
 public enum Hex {
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    @usableFromInline
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Encodes `bytes` as lowercase hex.
+    ///
+    /// Inlinable so that callers in other modules get a specialized copy: the generic one read
+    /// each element of a digest through an unspecialized coroutine, one allocation per byte.
+    @inlinable
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var output = [UInt8]()
         // A digest is a plain Sequence whose underestimatedCount is 0: without the floor, its

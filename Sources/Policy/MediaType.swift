@@ -71,18 +71,33 @@ public enum MediaKind: String, Sendable, CaseIterable {
     /// - Parameter head: the first bytes of the content (``sniffLength`` when the content is that long).
     public static func sniff(_ head: some Collection<UInt8>) -> MediaKind? {
         let bytes = Array(head.prefix(sniffLength))
+        // Signatures are static: built per call, they were a dozen allocations per upload.
         func at(_ offset: Int, _ expected: [UInt8]) -> Bool {
             bytes.count >= offset + expected.count && bytes[offset..<(offset + expected.count)].elementsEqual(expected)
         }
-        if at(0, [0xFF, 0xD8, 0xFF]) { return .jpeg }
-        if at(0, [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
-        if at(0, Array("GIF87a".utf8)) || at(0, Array("GIF89a".utf8)) { return .gif }
-        if at(0, Array("RIFF".utf8)) && at(8, Array("WEBP".utf8)) { return .webp }
-        if at(0, [0x49, 0x49, 0x2A, 0x00]) || at(0, [0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
-        if at(4, Array("ftyp".utf8)) { return isoBrand(bytes) }
+        func at(_ offset: Int, _ expected: StaticString) -> Bool {
+            expected.withUTF8Buffer { at(offset, $0) }
+        }
+        func at(_ offset: Int, _ expected: UnsafeBufferPointer<UInt8>) -> Bool {
+            bytes.count >= offset + expected.count && bytes[offset..<(offset + expected.count)].elementsEqual(expected)
+        }
+        if at(0, Signature.jpeg) { return .jpeg }
+        if at(0, Signature.png) { return .png }
+        if at(0, "GIF87a") || at(0, "GIF89a") { return .gif }
+        if at(0, "RIFF") && at(8, "WEBP") { return .webp }
+        if at(0, Signature.tiffLittleEndian) || at(0, Signature.tiffBigEndian) { return .tiff }
+        if at(4, "ftyp") { return isoBrand(bytes) }
         // QuickTime files may start with other atoms than ftyp.
-        for atom in ["moov", "mdat", "wide", "free", "pnot"] where at(4, Array(atom.utf8)) { return .quicktime }
+        for atom in Signature.quickTimeAtoms where at(4, atom) { return .quicktime }
         return nil
+    }
+
+    private enum Signature {
+        static let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF]
+        static let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        static let tiffLittleEndian: [UInt8] = [0x49, 0x49, 0x2A, 0x00]
+        static let tiffBigEndian: [UInt8] = [0x4D, 0x4D, 0x00, 0x2A]
+        static let quickTimeAtoms: [StaticString] = ["moov", "mdat", "wide", "free", "pnot"]
     }
 
     /// Reads the major and compatible brands of an ISO base media `ftyp` box.
