@@ -34,7 +34,7 @@ public struct VariantAddress: Sendable, Equatable {
     }
 
     static func split(_ key: String) -> (directory: String, name: String) {
-        guard let slash = key.lastIndex(of: "/") else { return ("", key) }
+        guard let slash = key.utf8.lastIndex(of: UInt8(ascii: "/")) else { return ("", key) }
         return (String(key[...slash]), String(key[key.index(after: slash)...]))
     }
 }

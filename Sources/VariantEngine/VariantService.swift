@@ -50,10 +50,10 @@ public final class VariantService: Sendable {
 
     /// Opens a variant key: the client's own object when one was uploaded there, else a variant
     /// of the current source, derived now if needed. Nil when the key is not a variant key.
-    /// - Parameter watermark: the text of watermarked presets.
+    /// - Parameter watermark: the text of watermarked presets, evaluated only to derive.
     /// - Throws: `StorageError` `.noSuchKey` when the source is missing; ``VariantError`` for a
     ///   source that cannot be derived from or when the queue is full; storage errors.
-    public func open(bucket: String, key: String, watermark: String) async throws -> (any ObjectReader)? {
+    public func open(bucket: String, key: String, watermark: @autoclosure () -> String) async throws -> (any ObjectReader)? {
         guard let address = VariantAddress.parse(key, presets: presets) else { return nil }
         for _ in 0..<4 {
             // The variant and the most common source (`original.jpg`) in one lookup.
@@ -70,6 +70,8 @@ public final class VariantService: Sendable {
                 return stored
             }
             let precondition: WritePrecondition = stored.map { .ifMatch(etag: $0.info.etag) } ?? .ifAbsent
+            // Only a derivation needs the text (a cache hit would build it for nothing).
+            let watermark = watermark()
             try await flights.run("\(bucket)\u{0}\(key)\u{0}\(source.etag)") {
                 try await self.derive(bucket: bucket, address: address, source: source, precondition: precondition, watermark: watermark)
             }
