@@ -197,10 +197,18 @@ public enum IndexText {
 
     /// Attributes as JSON with sorted keys (stable text for equal attributes).
     /// - Throws: encoding errors.
+    /// Recent encodings are remembered, as decodings are: a `JSONEncoder` per PUT was 2.7% of
+    /// the server's CPU in a 4 KiB PUT run, on the SQLite writer's thread (bench/PROFILE.md).
     public static func encodeAttributes(_ attributes: ObjectAttributes) throws -> String {
+        if let known = encoded.withLock({ $0[attributes] }) { return known }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(attributes), as: UTF8.self)
+        let text = String(decoding: try encoder.encode(attributes), as: UTF8.self)
+        encoded.withLock { memory in
+            if memory.count >= decodedLimit { memory.removeAll(keepingCapacity: true) }
+            memory[attributes] = text
+        }
+        return text
     }
 
     /// Attributes from ``encodeAttributes(_:)``'s JSON. Most objects share a handful of
@@ -217,7 +225,9 @@ public enum IndexText {
         return attributes
     }
 
-    /// How many attribute texts ``decodeAttributes(_:)`` remembers before starting over.
+    /// How many attribute texts ``decodeAttributes(_:)`` and ``encodeAttributes(_:)`` each
+    /// remember before starting over.
     static let decodedLimit = 512
     private static let decoded = Mutex<[String: ObjectAttributes]>([:])
+    private static let encoded = Mutex<[ObjectAttributes: String]>([:])
 }

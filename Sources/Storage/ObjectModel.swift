@@ -1,7 +1,7 @@
 import Foundation
 
 /// The headers a client sets on an object and gets back on reads.
-public struct ObjectAttributes: Sendable, Equatable, Codable {
+public struct ObjectAttributes: Sendable, Hashable, Codable {
     public var contentType: String?
     public var cacheControl: String?
     public var contentDisposition: String?
