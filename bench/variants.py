@@ -8,7 +8,10 @@ For each case, every round uploads `photo-large.jpg` to a fresh `…/original.jp
 first GET of the variant (derive + store + serve), then times `vipsthumbnail` making the same
 size and format from the same file (a process per run, as the CLI is used), with libvips'
 default threads and with one thread per image (how mediagate runs it). Cached reads: the
-variant is read again, alternating with a GET of a plain object of exactly its size. Reported:
+variant is read again, alternating with a GET of a plain object of exactly its size; each is
+read once untimed first, and which of the two goes first alternates from pair to pair (the
+first request after the `vipsthumbnail` processes takes twice as long, whichever it is: measured
+in bench/PROFILE.md, "Session 6"). Reported:
 medians, and ratio = mediagate / reference (targets: first read ≤ 1.0×, cached ≤ 1.1×).
 The numbers are printed, never asserted.
 """
@@ -97,8 +100,9 @@ def measure_case(case: tuple[str, str, str], get: Callable[[str], bytes],
     Every round uploads `source` to a fresh `…/original.jpg` and times the first GET of the
     variant, then `vipsthumbnail` making the same size and format from the same file (a process per
     run, as the CLI is used), with libvips' default threads and with one thread per image (how
-    mediagate runs it); then `cached_reads` GETs of the variant alternating with GETs of a plain
-    object of exactly its size."""
+    mediagate runs it); then, after one untimed GET of each, `cached_reads` GETs of the variant
+    alternating with GETs of a plain object of exactly its size, the one going first alternating
+    too (so neither always follows the `vipsthumbnail` processes)."""
     name, size, output = case
     data = source.read_bytes()
     result = CaseTimings(name)
@@ -116,13 +120,16 @@ def measure_case(case: tuple[str, str, str], get: Callable[[str], bytes],
         if plain_key is None:
             plain_key = f"plain-{name}-{secrets.token_hex(3)}"
             put(plain_key, os.urandom(len(body)), "application/octet-stream")
-        for _ in range(cached_reads):
-            t = time.perf_counter()
-            get(variant)
-            result.cached.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            get(plain_key)
-            result.plain.append(time.perf_counter() - t)
+        get(variant)
+        get(plain_key)
+        for pair in range(cached_reads):
+            timed = [(variant, result.cached), (plain_key, result.plain)]
+            if (round_ + pair) % 2 == 1:
+                timed.reverse()
+            for key_, samples in timed:
+                t = time.perf_counter()
+                get(key_)
+                samples.append(time.perf_counter() - t)
     return result
 
 
