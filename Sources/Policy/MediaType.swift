@@ -45,6 +45,12 @@ public enum MediaKind: String, Sendable, CaseIterable {
         // showed up in PUT profiles (bench/PROFILE.md). Only ASCII letters are lowercased, as
         // in HTTP's case-insensitive tokens.
         let utf8 = contentType.utf8
+        // Most types are already normal (`image/jpeg`): then the text itself, with no copy.
+        let alreadyNormal = !utf8.contains {
+            $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t")
+                || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
+        }
+        if alreadyNormal { return contentType }
         let end = utf8.firstIndex(of: UInt8(ascii: ";")) ?? utf8.endIndex
         var bytes = Array(utf8[..<end])
         while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes.removeLast() }

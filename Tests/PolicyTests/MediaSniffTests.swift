@@ -210,3 +210,12 @@ struct MediaSniffTests {
         #expect(throws: PolicyConfigurationError.self) { try ContentTypeSet(names: names) }
     }
 }
+
+@Test(arguments: [
+    ("image/jpeg", "image/jpeg"), ("Image/JPEG", "image/jpeg"), ("image/png; charset=binary", "image/png"),
+    ("  image/webp\t", "image/webp"), ("text/plain;charset=UTF-8", "text/plain"), ("", ""), (" ; x", ""),
+    ("application/x-ÉTÉ", "application/x-ÉtÉ"),
+])
+func contentTypesAreNormalized(declared: String, expected: String) {
+    #expect(MediaKind.normalize(declared) == expected)
+}
