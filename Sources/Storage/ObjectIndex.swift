@@ -195,20 +195,16 @@ public enum IndexText {
         return id
     }
 
-    /// Attributes as JSON with sorted keys (stable text for equal attributes).
+    /// Attributes as JSON with sorted keys (stable text for equal attributes). Recent encodings
+    /// are remembered, as decodings are: a `JSONEncoder` per PUT was 2.7% of the server's CPU in
+    /// a 4 KiB PUT run, on the SQLite writer's thread (bench/PROFILE.md).
     /// - Throws: encoding errors.
-    /// Recent encodings are remembered, as decodings are: a `JSONEncoder` per PUT was 2.7% of
-    /// the server's CPU in a 4 KiB PUT run, on the SQLite writer's thread (bench/PROFILE.md).
     public static func encodeAttributes(_ attributes: ObjectAttributes) throws -> String {
-        if let known = encoded.withLock({ $0[attributes] }) { return known }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let text = String(decoding: try encoder.encode(attributes), as: UTF8.self)
-        encoded.withLock { memory in
-            if memory.count >= decodedLimit { memory.removeAll(keepingCapacity: true) }
-            memory[attributes] = text
+        try encoded.value(for: attributes) {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return String(decoding: try encoder.encode(attributes), as: UTF8.self)
         }
-        return text
     }
 
     /// Attributes from ``encodeAttributes(_:)``'s JSON. Most objects share a handful of
@@ -216,18 +212,32 @@ public enum IndexText {
     /// a listing of 1000 keys decodes a few texts, not 1000 (see bench/PROFILE.md).
     /// - Throws: decoding errors.
     public static func decodeAttributes(_ json: String) throws -> ObjectAttributes {
-        if let known = decoded.withLock({ $0[json] }) { return known }
-        let attributes = try JSONDecoder().decode(ObjectAttributes.self, from: Data(json.utf8))
-        decoded.withLock { memory in
-            if memory.count >= decodedLimit { memory.removeAll(keepingCapacity: true) }
-            memory[json] = attributes
-        }
-        return attributes
+        try decoded.value(for: json) { try JSONDecoder().decode(ObjectAttributes.self, from: Data(json.utf8)) }
     }
 
     /// How many attribute texts ``decodeAttributes(_:)`` and ``encodeAttributes(_:)`` each
     /// remember before starting over.
     static let decodedLimit = 512
-    private static let decoded = Mutex<[String: ObjectAttributes]>([:])
-    private static let encoded = Mutex<[ObjectAttributes: String]>([:])
+    private static let decoded = RecentValues<String, ObjectAttributes>(limit: decodedLimit)
+    private static let encoded = RecentValues<ObjectAttributes, String>(limit: decodedLimit)
+}
+
+/// Values made from keys, remembered up to `limit` keys and then forgotten all at once (the
+/// texts they serve are few; an LRU would cost more than it saves).
+final class RecentValues<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let limit: Int
+    private let memory = Mutex<[Key: Value]>([:])
+
+    init(limit: Int) { self.limit = limit }
+
+    /// The remembered value of `key`, or `make()`'s, then remembered. `make` runs unlocked.
+    func value(for key: Key, orMake make: () throws -> Value) rethrows -> Value {
+        if let known = memory.withLock({ $0[key] }) { return known }
+        let value = try make()
+        memory.withLock { memory in
+            if memory.count >= limit { memory.removeAll(keepingCapacity: true) }
+            memory[key] = value
+        }
+        return value
+    }
 }
