@@ -167,14 +167,19 @@ struct DiskStoreTests {
         #expect(harness.fileCounts() == (0, 0))
     }
 
+    /// A path for a database file in a directory of its own, and what removes that directory.
+    static func scratchDatabase() throws -> (path: String, cleanUp: () -> Void) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (directory.appendingPathComponent("m.db").path, { try? FileManager.default.removeItem(at: directory) })
+    }
+
     /// A database made before inline data (migration `storage-v1` only) opens, gains the
     /// column, reads its objects as before, and takes inline records.
     @Test
     func upgradeFromBeforeInlineData() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-upgrade-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("m.db").path
+        let (path, cleanUp) = try Self.scratchDatabase()
+        defer { cleanUp() }
         let blob = BlobID.random()
         do {
             let old = try SQLiteDatabase(path: path)
@@ -208,10 +213,8 @@ struct DiskStoreTests {
 
     @Test
     func upgradeMovesInlineDataOutOfPartRows() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-upgrade-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("m.db").path
+        let (path, cleanUp) = try Self.scratchDatabase()
+        defer { cleanUp() }
         let bytes = pattern(3000, seed: 9)
         do {
             let old = try SQLiteDatabase(path: path)
@@ -257,10 +260,9 @@ struct DiskStoreTests {
 
     @Test
     func sqliteIsDurableAndWAL() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-sqlite-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let database = try SQLiteDatabase(path: directory.appendingPathComponent("m.db").path)
+        let (path, cleanUp) = try Self.scratchDatabase()
+        defer { cleanUp() }
+        let database = try SQLiteDatabase(path: path)
         #expect(try database.durabilitySettings() == DurabilitySettings(journalMode: "wal", synchronous: 2))
         _ = try SQLiteObjectIndex(database: database)
         _ = try SQLiteObjectIndex(database: database)  // migrations are idempotent
