@@ -16,9 +16,6 @@ struct WrittenBlob: Sendable {
 /// The files of a ``DiskObjectStore``: immutable blobs under `<root>/blobs/<2 hex>/<id>`, uploads
 /// in progress under `<root>/tmp/<id>`. Names come only from ``BlobID``s, never from keys.
 struct BlobFiles: Sendable {
-    /// How many bytes a write gathers before handing them to the file system.
-    static let writeBatch = 1 << 20
-
     let root: FilePath
     let fileSystem: FileSystem
 
@@ -49,9 +46,9 @@ struct BlobFiles: Sendable {
         }
     }
 
-    /// Streams `body` into a new blob: writes to `tmp/` as buffers arrive (one batch on its way
-    /// to disk while the next is received), awaits `body.finish()`, fsyncs the file, renames it
-    /// into `blobs/` and fsyncs that directory.
+    /// Streams `body` into a new blob: writes to `tmp/` as buffers arrive (``BlobFileWriter``:
+    /// one batch on its way to disk while the next is received), awaits `body.finish()`, fsyncs
+    /// the file, renames it into `blobs/` and fsyncs that directory.
     ///
     /// On any error (the body's, `finish()`'s, or I/O) nothing is left behind and the error is
     /// rethrown.
@@ -62,41 +59,20 @@ struct BlobFiles: Sendable {
         if let length = body.facts.length, length <= Self.inlineWriteLimit {
             return try await writeSmall(body, id: id, temporary: temporary, final: final)
         }
-        let handle = try await fileSystem.openFile(
-            forWritingAt: temporary,
-            options: OpenOptions.Write(existingFile: .none, newFile: .init(transactionalCreation: false))
-        )
-        var closed = false
+        let writer = try BlobFileWriter(creating: temporary.string, expectedLength: body.facts.length)
         var renamed = false
-        var inFlight: Task<Void, any Error>?
         do {
-            var pending = ByteBufferAllocator().buffer(capacity: Self.writeBatch)
-            var offset: Int64 = 0
             for try await chunk in body.chunks {
-                pending.writeImmutableBuffer(chunk)
-                guard pending.readableBytes >= Self.writeBatch else { continue }
-                try await inFlight?.value
-                inFlight = Self.startWrite(pending, at: offset, to: handle)
-                offset += Int64(pending.readableBytes)
-                pending = ByteBufferAllocator().buffer(capacity: Self.writeBatch)
-            }
-            try await inFlight?.value
-            inFlight = nil
-            if pending.readableBytes > 0 {
-                try await handle.write(contentsOf: pending.readableBytesView, toAbsoluteOffset: offset)
-                offset += Int64(pending.readableBytes)
+                try await writer.append(chunk)
             }
             let digest = try await body.finish()
-            try await handle.synchronize()
-            try await handle.close()
-            closed = true
+            let size = try await writer.finish()
             try await moveIntoPlace(temporary, final)
             renamed = true
             try await syncDirectory(final.removingLastComponent())
-            return WrittenBlob(id: id, size: offset, digest: digest)
+            return WrittenBlob(id: id, size: size, digest: digest)
         } catch {
-            _ = try? await inFlight?.value
-            if !closed { await closeReliably(handle) }
+            await writer.abandon()
             _ = try? await fileSystem.removeItem(at: renamed ? final : temporary, recursively: false)
             throw error
         }
@@ -113,17 +89,19 @@ struct BlobFiles: Sendable {
         let (bytes, digest) = try await body.gathered()
         let size = Int64(bytes.readableBytes)
         let blobs = blobsDirectory
-        try await Self.persistThreads.runIfActive { [bytes] in
+        try await Self.blockingThreads.runIfActive { [bytes] in
             try Self.persist(bytes, temporary: temporary.string, final: final.string, blobsDirectory: blobs.string)
         }
         return WrittenBlob(id: id, size: size, digest: digest)
     }
 
-    /// Threads for ``persist(_:temporary:final:blobsDirectory:)``. A job spends most of its time
-    /// waiting in two fsyncs, so more threads than cores let concurrent PUTs wait together (the
-    /// file system journals their syncs in shared commits) instead of queueing on the two
-    /// threads of `NIOThreadPool.singleton`. Started on first use, lives as long as the process.
-    private static let persistThreads: NIOThreadPool = {
+    /// Threads for blocking file writes: ``persist(_:temporary:final:blobsDirectory:)`` and
+    /// ``BlobFileWriter``'s batches and fsync. A job spends most of its time waiting for the
+    /// device (fsyncs, `O_DIRECT` writes), so more threads than cores let concurrent PUTs wait
+    /// together (the file system journals their syncs in shared commits) instead of queueing on
+    /// the two threads of `NIOThreadPool.singleton`. Started on first use, lives as long as the
+    /// process.
+    static let blockingThreads: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 16)
         pool.start()
         return pool
@@ -173,30 +151,6 @@ struct BlobFiles: Sendable {
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw StorageError(.internalError, "syncing \(path): errno \(errno)") }
     }
-
-    /// Writes one batch, then asks the kernel to start writing it back to disk
-    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait for the disk): the pages
-    /// of a large upload then go to disk while the next batches arrive, instead of all at once
-    /// in the final fsync (RocksDB's `bytes_per_sync` and PostgreSQL's `backend_flush_after` do
-    /// the same). The fsync still makes the blob durable; this only starts the work early.
-    private static func startWrite(_ bytes: ByteBuffer, at offset: Int64, to handle: WriteFileHandle) -> Task<Void, any Error> {
-        Task {
-            try await handle.write(contentsOf: bytes.readableBytesView, toAbsoluteOffset: offset)
-            let length = Int64(bytes.readableBytes)
-            if let startWriteback = Self.syncFileRange {
-                _ = try? await handle.withUnsafeDescriptor { descriptor in
-                    startWriteback(descriptor.rawValue, offset, length, 2)  // SYNC_FILE_RANGE_WRITE
-                }
-            }
-        }
-    }
-
-    /// glibc's `sync_file_range(2)`, looked up at run time: Glibc's Swift module leaves it out
-    /// (it is declared only under `_GNU_SOURCE`). Nil where it does not exist.
-    private static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
-    }()
 
     /// Deletes blobs, ignoring failures: a blob left behind is an orphan that the next
     /// ``DiskObjectStore/init(root:index:minimumPartSize:)`` removes.

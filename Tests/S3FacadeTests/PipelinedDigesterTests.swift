@@ -17,7 +17,10 @@ struct PipelinedDigesterTests {
         }
     }
 
-    @Test(arguments: [0, 1, 4096, PipelinedDigester.batchBytes - 1, PipelinedDigester.batchBytes, 5 * PipelinedDigester.batchBytes + 12_345])
+    @Test(arguments: [
+        0, 1, 4096, PipelinedDigester.batchBytes - 1, PipelinedDigester.batchBytes, 5 * PipelinedDigester.batchBytes + 12_345,
+        (3 * PipelinedDigester.maxQueued + 1) * PipelinedDigester.batchBytes + 5,
+    ])
     func matchesOnePass(size: Int) async {
         let bytes = Self.body(size, seed: UInt64(size))
         var reference = BodyDigester(md5: true, sha256: true, checksum: .crc32c)
