@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 import Storage
 import Synchronization
@@ -10,6 +11,12 @@ import Synchronization
 /// PUTs then share one instead of queueing for one each (bench/PROFILE.md). A lone commit
 /// runs at once, as before. Each caller learns its own outcome; if the transaction itself
 /// fails, every record in it fails and none is visible.
+///
+/// The group is drained on a dispatch queue of its own, with GRDB's blocking `write` (which
+/// runs on the calling thread when the writer is free): a commit then costs one thread
+/// hand-off there and one back to the caller's task, where a drain task awaiting GRDB's async
+/// `write` cost four (bench/PROFILE.md, session 7). The caller's continuation does not end
+/// early on cancellation, so a commit that started is reported as it ended.
 final class CommitGroup: Sendable {
     private struct Waiting: Sendable {
         let record: ObjectRecord
@@ -23,6 +30,7 @@ final class CommitGroup: Sendable {
     }
 
     private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "mediagate.commit-group")
     /// The most records one transaction commits.
     private let batchLimit = 64
 
@@ -39,12 +47,13 @@ final class CommitGroup: Sendable {
                 return !state.draining
             }
             if lead {
-                Task { await self.drain(pool: pool, mapError: mapError) }
+                queue.async { self.drain(pool: pool, mapError: mapError) }
             }
         }
     }
 
-    private func drain(pool: DatabasePool, mapError: @Sendable (any Error) -> any Error) async {
+    /// Commits what is waiting, one transaction after another, until nothing is. Blocking.
+    private func drain(pool: DatabasePool, mapError: @Sendable (any Error) -> any Error) {
         while true {
             let batch: [Waiting] = state.withLock { state in
                 guard !state.waiting.isEmpty else {
@@ -57,7 +66,7 @@ final class CommitGroup: Sendable {
             }
             if batch.isEmpty { return }
             do {
-                let outcomes = try await pool.write { db in
+                let outcomes = try pool.write { db in
                     batch.map { waiting in
                         Result<[BlobID], any Error> {
                             var freed: [BlobID] = []
