@@ -111,7 +111,9 @@ struct ServeCommand: AsyncParsableCommand {
             metrics: metrics, logger: logger)
         let (host, port) = try settings.listenAddress()
         let http1 = HTTPServerBuilder.http1(
-            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(registry: continueRegistry)], idleTimeout: .seconds(300)))
+            configuration: .init(
+                additionalChannelHandlers: [ReceiveBufferHandler(), ExpectContinueHandler(registry: continueRegistry)],
+                idleTimeout: .seconds(300)))
         let server: HTTPServerBuilder
         if let cert = settings.tlsCert, let key = settings.tlsKey {
             let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
