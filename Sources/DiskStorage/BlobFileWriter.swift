@@ -4,6 +4,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import Storage
+import Synchronization
 
 /// Writes a new file from a stream of bytes, one batch on its way to disk while the next is
 /// gathered, then fsyncs it. Used by ``BlobFiles/write(_:)`` for bodies too large to gather.
@@ -45,24 +46,37 @@ final class BlobFileWriter {
     private var inFlight: Task<(AlignedBytes, Bool), any Error>?
     private var closed = false
 
-    /// Creates the file (which must not exist).
+    /// Creates the file (which must not exist), on a thread-pool thread: creating a file can
+    /// take a while (ext4 searching for a free inode showed up at 5% of a 1 MiB PUT), and the
+    /// request's own thread is one of the few that run every request.
     /// - Parameter expectedLength: the body's declared length, if any: it picks direct or
-    ///   buffered writes and bounds the batch buffers' size.
-    init(creating path: String, expectedLength: Int64?) throws {
-        self.path = path
-        let wantsDirect = Self.directFlag != 0 && (expectedLength ?? 0) >= Self.directThreshold
-        let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
-        var descriptor = wantsDirect ? open(path, flags | Self.directFlag, 0o644) : -1
-        direct = descriptor >= 0
-        if descriptor < 0 { descriptor = open(path, flags, 0o644) }
-        guard descriptor >= 0 else { throw StorageError(.internalError, "creating \(path): errno \(errno)") }
+    ///   buffered writes.
+    static func create(_ path: String, expectedLength: Int64?) async throws -> BlobFileWriter {
+        let wantsDirect = directFlag != 0 && (expectedLength ?? 0) >= directThreshold
+        let (descriptor, direct) = try await BlobFiles.blockingThreads.runIfActive {
+            let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+            if wantsDirect {
+                let descriptor = open(path, flags | directFlag, 0o644)
+                if descriptor >= 0 { return (descriptor, true) }
+            }
+            let descriptor = open(path, flags, 0o644)
+            guard descriptor >= 0 else { throw StorageError(.internalError, "creating \(path): errno \(errno)") }
+            return (descriptor, false)
+        }
+        return BlobFileWriter(descriptor: descriptor, path: path, direct: direct)
+    }
+
+    private init(descriptor: Int32, path: String, direct: Bool) {
         self.descriptor = descriptor
-        let batch = direct ? Self.directBatch : Self.bufferedBatch
-        filling = AlignedBytes(capacity: min(batch, max(Int(clamping: expectedLength ?? Int64(batch)), 1)))
+        self.path = path
+        self.direct = direct
+        filling = AlignedBytes.take(capacity: direct ? Self.directBatch : Self.bufferedBatch)
     }
 
     deinit {
         if !closed { close(descriptor) }
+        filling.recycle()
+        spare?.recycle()
     }
 
     /// Adds bytes at the end of the file; returns once they are copied (a full batch may still
@@ -117,7 +131,7 @@ final class BlobFileWriter {
     private func startWrite() async throws {
         try await awaitWrite()
         let full = filling
-        filling = spare ?? AlignedBytes(capacity: full.capacity)
+        filling = spare ?? AlignedBytes.take(capacity: full.capacity)
         spare = nil
         let at = offset
         offset += Int64(full.count)
@@ -204,6 +218,10 @@ final class BlobFileWriter {
 
 /// A page-aligned buffer that batches of a ``BlobFileWriter`` are gathered in.
 ///
+/// Buffers are kept for the next upload (``take(capacity:)``, ``recycle()``): a fresh 1 MiB
+/// buffer is memory-mapped by malloc and faults in 256 pages as it is filled, which was about
+/// 5% of the server's CPU per 1 MiB PUT (bench/PROFILE.md, session 7).
+///
 /// - Important: touched by one thread at a time: the producer fills it, a thread-pool thread
 ///   writes it out, and the hand-offs are ordered by the task that awaits the write.
 private final class AlignedBytes: @unchecked Sendable {
@@ -211,7 +229,26 @@ private final class AlignedBytes: @unchecked Sendable {
     var count = 0
     private let start: UnsafeMutableRawPointer
 
-    init(capacity: Int) {
+    /// Buffers kept for reuse, by capacity, and how many of each are kept at most (8 MiB each).
+    private static let kept = Mutex<[Int: [AlignedBytes]]>([:])
+    private static let keepLimit = [BlobFileWriter.bufferedBatch: 8, BlobFileWriter.directBatch: 2]
+
+    /// A kept buffer of `capacity` bytes, or a new one.
+    static func take(capacity: Int) -> AlignedBytes {
+        kept.withLock { $0[capacity]?.popLast() } ?? AlignedBytes(capacity: capacity)
+    }
+
+    /// Empties the buffer and keeps it for ``take(capacity:)`` unless enough are kept.
+    /// - Important: the caller holds the last reference and drops it.
+    func recycle() {
+        count = 0
+        let limit = Self.keepLimit[capacity] ?? 0
+        Self.kept.withLock { kept in
+            if kept[capacity, default: []].count < limit { kept[capacity, default: []].append(self) }
+        }
+    }
+
+    private init(capacity: Int) {
         let rounded = (capacity + BlobFileWriter.alignment - 1) & ~(BlobFileWriter.alignment - 1)
         var memory: UnsafeMutableRawPointer?
         guard posix_memalign(&memory, BlobFileWriter.alignment, rounded) == 0, let memory else {

@@ -59,7 +59,7 @@ struct BlobFiles: Sendable {
         if let length = body.facts.length, length <= Self.inlineWriteLimit {
             return try await writeSmall(body, id: id, temporary: temporary, final: final)
         }
-        let writer = try BlobFileWriter(creating: temporary.string, expectedLength: body.facts.length)
+        let writer = try await BlobFileWriter.create(temporary.string, expectedLength: body.facts.length)
         var renamed = false
         do {
             for try await chunk in body.chunks {

@@ -21,7 +21,7 @@ struct BlobFileWriterTests {
     static func write(_ bytes: [UInt8], declared: Int64?, piece: Int) async throws -> (direct: Bool, length: Int64, file: [UInt8]) {
         let (path, cleanUp) = try scratchFile()
         defer { cleanUp() }
-        let writer = try BlobFileWriter(creating: path, expectedLength: declared)
+        let writer = try await BlobFileWriter.create(path, expectedLength: declared)
         var start = 0
         while start < bytes.count {
             let end = min(start + piece, bytes.count)
@@ -45,7 +45,7 @@ struct BlobFileWriterTests {
         // writer falls back to buffered writes and this expectation is the one that fails.
         #expect(result.direct)
         #expect(result.length == Int64(size))
-        #expect(result.file == bytes)
+        #expect(md5Hex(result.file) == md5Hex(bytes))
     }
 
     /// Below the threshold, or with no declared length, writes go through the page cache.
@@ -55,7 +55,20 @@ struct BlobFileWriterTests {
         let result = try await Self.write(bytes, declared: declared, piece: 100_003)
         #expect(!result.direct)
         #expect(result.length == Int64(bytes.count))
-        #expect(result.file == bytes)
+        #expect(md5Hex(result.file) == md5Hex(bytes))
+    }
+
+    /// Batch buffers are kept for the next upload: a file written after a longer one holds
+    /// its own bytes only, in both modes.
+    @Test(arguments: [Int64(300_000), BlobFileWriter.directThreshold])
+    func reusedBuffersCarryNothingOver(declared: Int64) async throws {
+        let longer = pattern(Int(declared) + 3 * BlobFileWriter.directBatch / 2 + 999, seed: 21)
+        let shorter = pattern(Int(declared) + 1, seed: 22)
+        for bytes in [longer, shorter, longer, shorter] {
+            let result = try await Self.write(bytes, declared: Int64(bytes.count), piece: 262_144)
+            #expect(result.length == Int64(bytes.count))
+            #expect(md5Hex(result.file) == md5Hex(bytes))
+        }
     }
 
     /// A large body that breaks off (its length declared, as a client's `Content-Length`)
