@@ -79,18 +79,8 @@ struct BlobFileWriterTests {
         defer { harness.cleanUp() }
         let store = harness.store
         let original = try await put(store, "k", pattern(5000))
-        let sent = pattern(BlobFileWriter.directBatch * 2 + 100, seed: 3)
-        let chunks = ByteStream {
-            var done = false
-            return ByteStream.Iterator {
-                if done { throw TestFailure("connection reset") }
-                done = true
-                return ByteBuffer(bytes: sent)
-            }
-        }
-        let body = UploadBody(chunks: chunks, facts: UploadFacts(length: BlobFileWriter.directThreshold * 2)) {
-            UploadDigest(md5Hex: md5Hex(sent), checksum: nil)
-        }
+        let body = TestBody.failingMidway(
+            after: pattern(BlobFileWriter.directBatch * 2 + 100, seed: 3), declaredLength: BlobFileWriter.directThreshold * 2)
         await #expect(throws: TestFailure.self) {
             try await store.putObject(
                 bucket: "b", key: "k", attributes: .init(), precondition: .none, origin: .client, body: body)

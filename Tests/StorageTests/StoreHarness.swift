@@ -167,8 +167,9 @@ enum TestBody {
 
     static func of(_ text: String) -> UploadBody { of(Array(text.utf8)) }
 
-    /// Yields `bytes`, then throws.
-    static func failingMidway(after bytes: [UInt8]) -> UploadBody {
+    /// Yields `bytes`, then throws. `declaredLength`, when given, is the length the body
+    /// claims up front (a client's `Content-Length`).
+    static func failingMidway(after bytes: [UInt8], declaredLength: Int64? = nil) -> UploadBody {
         let stream = ByteStream {
             var sent = false
             return ByteStream.Iterator {
@@ -177,7 +178,9 @@ enum TestBody {
                 return ByteBuffer(bytes: bytes)
             }
         }
-        return UploadBody(chunks: stream) { UploadDigest(md5Hex: md5Hex(bytes), checksum: nil) }
+        return UploadBody(chunks: stream, facts: UploadFacts(length: declaredLength)) {
+            UploadDigest(md5Hex: md5Hex(bytes), checksum: nil)
+        }
     }
 
     /// Yields every byte (their length declared), then fails verification.
