@@ -113,7 +113,8 @@ struct ServeCommand: AsyncParsableCommand {
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: [ReceiveBufferHandler(), ExpectContinueHandler(registry: continueRegistry)],
-                idleTimeout: .seconds(300)))
+                idleTimeout: .seconds(300)),
+            quietBelow: 2)
         let server: HTTPServerBuilder
         if let cert = settings.tlsCert, let key = settings.tlsKey {
             let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
