@@ -169,8 +169,9 @@ final class BlobFileWriter {
 
     /// pwrites all of `bytes` at `at`. With `direct`, a first `EINVAL` (the file system wants
     /// another alignment, or no `O_DIRECT` at all) switches the file to buffered writes and
-    /// retries. Returns whether the file is still in direct mode. Blocking.
-    private static func write(_ bytes: Slice<UnsafeRawBufferPointer>, at: Int64, to descriptor: Int32, direct: Bool, path: String) throws -> Bool {
+    /// retries. Returns whether the file is still in direct mode. Blocking; also used for the
+    /// small blobs that ``BlobFiles`` writes in one piece.
+    static func write(_ bytes: Slice<UnsafeRawBufferPointer>, at: Int64, to descriptor: Int32, direct: Bool, path: String) throws -> Bool {
         var direct = direct
         var done = 0
         let base = UnsafeRawBufferPointer(rebasing: bytes)

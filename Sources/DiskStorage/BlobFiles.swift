@@ -119,14 +119,8 @@ struct BlobFiles: Sendable {
         var renamed = false
         do {
             defer { close(descriptor) }
-            try bytes.withUnsafeReadableBytes { raw in
-                var done = 0
-                while done < raw.count {
-                    let written = pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(done))
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else { throw fail("writing", temporary) }
-                    done += written
-                }
+            _ = try bytes.withUnsafeReadableBytes { raw in
+                try BlobFileWriter.write(raw[...], at: 0, to: descriptor, direct: false, path: temporary)
             }
             guard fsync(descriptor) == 0 else { throw fail("syncing", temporary) }
             let directory = String(final[..<final.lastIndex(of: "/")!])
@@ -200,9 +194,7 @@ struct BlobFiles: Sendable {
 
     /// fsyncs a directory so that entries created or renamed in it survive a crash.
     func syncDirectory(_ directory: FilePath) async throws {
-        try await fileSystem.withDirectoryHandle(atPath: directory) { handle in
-            try await handle.synchronize()
-        }
+        try await Self.blockingThreads.runIfActive { try Self.syncDirectory(atPath: directory.string) }
     }
 
     /// The entries of `directory`.
