@@ -31,7 +31,8 @@ public actor PostgresTestServer {
             "-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "60",
             "-o", "-p \(chosen) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start",
         ], asPostgres: asRoot)
-        PostgresCleanup.register(dataDirectory: data, asPostgres: asRoot, pgCtl: Self.binary("pg_ctl"))
+        PostgresCleanup.register(directory: directory.path, dataDirectory: data, asPostgres: asRoot,
+                                 pgCtl: Self.binary("pg_ctl"))
         port = chosen
         return chosen
     }
@@ -95,19 +96,23 @@ struct PostgresHarnessError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Stops the test cluster when the test process exits.
+/// Stops the test cluster when the test process exits and deletes its folder (a cluster with
+/// the tests' databases is several hundred megabytes).
 enum PostgresCleanup {
     nonisolated(unsafe) static var command: [String] = []
+    nonisolated(unsafe) static var directory = ""
 
-    static func register(dataDirectory: String, asPostgres: Bool, pgCtl: String) {
-        let stop = [pgCtl, "-D", dataDirectory, "-m", "immediate", "stop"]
+    static func register(directory: String, dataDirectory: String, asPostgres: Bool, pgCtl: String) {
+        let stop = [pgCtl, "-D", dataDirectory, "-m", "immediate", "-w", "stop"]
         command = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + stop : stop
+        Self.directory = directory
         atexit {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: PostgresCleanup.command[0])
             process.arguments = Array(PostgresCleanup.command.dropFirst())
             try? process.run()
             process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: PostgresCleanup.directory)
         }
     }
 }
