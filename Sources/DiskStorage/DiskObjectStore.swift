@@ -214,7 +214,7 @@ public final class DiskObjectStore: ObjectStore {
     ) async throws -> Value {
         let files = self.files
         let leases = self.leases
-        return try await Task {
+        return try await Task(executorPreference: RequestExecutor.current) {
             do {
                 let (value, freed) = try await transaction()
                 await files.remove(leases.retire(freed))

@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import Storage
 import Synchronization
 
 /// Runs a connection's handler on its own event loop while that loop has no other request in
@@ -18,6 +19,9 @@ import Synchronization
 /// is made per job, from the number of requests the loop has in progress at that moment.
 ///
 /// Jobs sent away still run as jobs of this executor, so the runtime does not move them back.
+/// The executor is also published as `RequestExecutor.current`, so that a task the handler
+/// starts and awaits (the disk store's commit) runs where the handler runs: one thread
+/// hand-off each way fewer per PUT.
 /// Blocking work must not run under this executor: the gateway's (file writes and syncs, image
 /// derivation, SQLite commits, listings) runs on thread pools and queues of its own.
 final class QuietLoopExecutor: TaskExecutor {
@@ -128,8 +132,10 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
     func handle(value: Value, logger: Logger) async {
         let loop = value.channel.eventLoop
         let executor = QuietLoopExecutor(eventLoop: loop, load: loads.load(of: loop), quietBelow: quietBelow)
-        await withTaskExecutorPreference(executor) {
-            await base.handle(value: value, logger: logger)
+        await RequestExecutor.$current.withValue(executor) {
+            await withTaskExecutorPreference(executor) {
+                await base.handle(value: value, logger: logger)
+            }
         }
     }
 }

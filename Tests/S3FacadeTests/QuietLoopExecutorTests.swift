@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdTesting
 import NIOCore
 import NIOPosix
+import Storage
 import Testing
 
 @testable import S3Facade
@@ -38,6 +39,13 @@ struct QuietLoopExecutorTests {
             let after = MultiThreadedEventLoopGroup.currentEventLoop
             let same = before.map { before in after.map { $0 === before } ?? false } ?? false
             return "\(before != nil) \(same)"
+        }
+        router.get("/task") { _, _ -> String in
+            let started = RequestExecutor.current != nil
+            let onLoop = await Task(executorPreference: RequestExecutor.current) {
+                MultiThreadedEventLoopGroup.currentEventLoop != nil
+            }.value
+            return "\(started) \(onLoop)"
         }
         router.get("/hold") { _, _ -> String in
             held.yield()
@@ -123,5 +131,23 @@ struct QuietLoopExecutorTests {
         #expect(seen.lone == [.offLoop, .offLoop, .offLoop])
         #expect(seen.busy == .offLoop)
         #expect(seen.after == .offLoop)
+    }
+
+    /// A handler's unstructured task started with ``RequestExecutor/current`` (as the disk
+    /// store's commits are) runs on the loop too; Hummingbird's own server sets no request
+    /// executor, and such a task runs on the global pool.
+    @Test(arguments: [true, false])
+    func tasksStartedWithTheRequestExecutorRunOnTheLoop(quiet: Bool) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (_, held) = AsyncStream<Void>.makeStream()
+        let (release, _) = AsyncStream<Void>.makeStream()
+        let server: HTTPServerBuilder = quiet ? .http1(configuration: .init(), quietBelow: 2) : .http1(configuration: .init())
+        try await Self.app(server: server, group: group, held: held, release: release).test(.live) { client in
+            for _ in 0..<3 {
+                let response = try await client.execute(uri: "/task", method: .get)
+                #expect(String(buffer: response.body) == (quiet ? "true true" : "false false"))
+            }
+        }
+        try await group.shutdownGracefully()
     }
 }

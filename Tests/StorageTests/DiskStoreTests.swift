@@ -3,6 +3,7 @@ import DiskStorage
 import Foundation
 import GRDB
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import SQLiteMetadata
@@ -256,6 +257,41 @@ struct DiskStoreTests {
         #expect(try await counts() == (1, 0))
         #expect(try await index.deleteObject(bucket: "b", key: "inline", precondition: .none)?.blobFiles == [])
         #expect(try await counts() == (0, 0))
+    }
+
+    /// The index transaction of a write runs in a task of its own (so that a cancelled request
+    /// still learns its outcome); that task runs on the request's executor when the HTTP layer
+    /// names one (``RequestExecutor``), not on the global pool.
+    @Test
+    func commitsRunOnTheRequestExecutor() async throws {
+        let harness = try await StoreHarness.make(.disk)
+        defer { harness.cleanUp() }
+        let executor = CountingExecutor()
+        try await put(harness.store, "before", pattern(10))
+        #expect(executor.jobs.load(ordering: .relaxed) == 0)
+        try await RequestExecutor.$current.withValue(executor) {
+            try await put(harness.store, "during", pattern(10))
+        }
+        let afterPut = executor.jobs.load(ordering: .relaxed)
+        #expect(afterPut > 0)
+        _ = try await RequestExecutor.$current.withValue(executor) {
+            try await harness.store.deleteObject(bucket: "b", key: "during", precondition: .none)
+        }
+        #expect(executor.jobs.load(ordering: .relaxed) > afterPut)
+        try await put(harness.store, "after", pattern(10))
+        #expect(try await contents(harness.store, "before") == pattern(10))
+    }
+
+    /// Runs jobs on a serial queue and counts them.
+    final class CountingExecutor: TaskExecutor {
+        let jobs = Atomic<Int>(0)
+        let queue = DispatchQueue(label: "counting-executor")
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            jobs.add(1, ordering: .relaxed)
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
     }
 
     @Test
