@@ -72,10 +72,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSQLiteShim", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "SQLiteMetadata",
             dependencies: [
-                "Storage", "PolicyStore", "Policy", "GatewayCore",
+                "Storage", "PolicyStore", "Policy", "GatewayCore", "CSQLiteShim",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -180,6 +181,7 @@ let package = Package(
                 "Storage", "DiskStorage", "SQLiteMetadata", "PostgresMetadata", "PostgresTestSupport", "GatewayCore", "Integrity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import CSQLiteShim
 import Foundation
 import GRDB
 
@@ -23,6 +24,7 @@ public final class SQLiteDatabase: Sendable {
     /// - Throws: `DatabaseError` when the file cannot be opened or configured, or the file
     ///   system's error when its directory cannot be created.
     public init(path: String, busyTimeout: TimeInterval = 5) throws {
+        _ = Self.memoryStatisticsOff
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -37,6 +39,12 @@ public final class SQLiteDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
     }
+
+    /// Whether SQLite's memory statistics are off in this process. They are turned off before
+    /// the first database opens: with them on, every allocation and free inside SQLite takes one
+    /// process-wide mutex, which concurrent point reads contend for (bench/PROFILE.md, session
+    /// 8). Nothing here reads them. False when SQLite was already in use in this process.
+    public static let memoryStatisticsOff: Bool = mg_sqlite_disable_memstatus() == 0
 
     /// The settings that make commits durable, as the writer connection reports them (worth
     /// logging at startup).

@@ -2,6 +2,7 @@ import Integrity
 import DiskStorage
 import Foundation
 import GRDB
+import GRDBSQLite
 import NIOCore
 import Synchronization
 import Testing
@@ -291,6 +292,23 @@ struct DiskStoreTests {
             jobs.add(1, ordering: .relaxed)
             let job = UnownedJob(job)
             queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
+    /// In a process whose first SQLite use is a ``SQLiteDatabase`` (the server's), SQLite keeps
+    /// no memory statistics: the used-memory counter stays at zero through opening, writing and
+    /// reading (with statistics on it counts every allocation). Runs in a fresh process.
+    @Test
+    func sqliteMemoryStatisticsAreOff() async {
+        await #expect(processExitsWith: .success) {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mg-memstat-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let database = try SQLiteDatabase(path: directory.appendingPathComponent("meta.db").path)
+            try await database.pool.write { db in
+                try db.execute(sql: "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')")
+            }
+            let count = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") }
+            guard SQLiteDatabase.memoryStatisticsOff, count == 1, sqlite3_memory_used() == 0 else { exit(1) }
         }
     }
 
