@@ -133,7 +133,8 @@ public struct PostgresObjectIndex: ObjectIndex {
 
     // MARK: Recovery
 
-    /// Which of `ids` an object or an upload part references.
+    /// Which of `ids` an object or an upload part references as a blob file (the ids of parts
+    /// kept in the index name no file).
     /// - Throws: ``StorageError/Code/internalError``.
     public func referencedBlobs(among ids: [BlobID]) async throws -> Set<BlobID> {
         var found = Set<BlobID>()
@@ -143,7 +144,7 @@ public struct PostgresObjectIndex: ObjectIndex {
             start += batch.count
             let referenced = try await read { connection in
                 try await connection.query("""
-                    SELECT blob FROM object_parts WHERE blob = ANY(\(batch))
+                    SELECT blob FROM object_parts WHERE blob = ANY(\(batch)) AND data IS NULL
                     UNION SELECT blob FROM upload_parts WHERE blob = ANY(\(batch))
                     """, logger: logger).collect().map { try $0.decode(String.self) }
             }

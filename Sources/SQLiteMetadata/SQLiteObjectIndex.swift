@@ -142,7 +142,8 @@ public struct SQLiteObjectIndex: ObjectIndex {
 
     // MARK: Recovery
 
-    /// Which of `ids` an object or an upload part references.
+    /// Which of `ids` an object or an upload part references as a blob file (the ids of parts
+    /// kept in the index name no file).
     /// - Throws: ``StorageError/Code/internalError``.
     public func referencedBlobs(among ids: [BlobID]) async throws -> Set<BlobID> {
         var found = Set<BlobID>()
@@ -150,18 +151,25 @@ public struct SQLiteObjectIndex: ObjectIndex {
         while start < ids.count {
             let batch = ids[start..<min(start + 400, ids.count)].map(\.rawValue)
             start += batch.count
-            let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
             let referenced = try await read { db in
-                try String.fetchAll(db, sql: """
-                    SELECT blob FROM object_parts WHERE blob IN (\(marks))
-                    UNION SELECT blob FROM upload_parts WHERE blob IN (\(marks))
-                    """, arguments: StatementArguments(batch + batch))
+                try String.fetchAll(db, sql: Self.referencedBlobsSQL(count: batch.count), arguments: StatementArguments(batch + batch))
             }
             for text in referenced {
                 if let id = BlobID(text) { found.insert(id) }
             }
         }
         return found
+    }
+
+    /// The blob lookup of ``referencedBlobs(among:)`` for `count` ids (bound twice). Both halves
+    /// are index searches; the first only reaches the partial index on object parts because it
+    /// repeats that index's condition.
+    static func referencedBlobsSQL(count: Int) -> String {
+        let marks = Array(repeating: "?", count: count).joined(separator: ",")
+        return """
+            SELECT blob FROM object_parts WHERE blob IN (\(marks)) AND data_id IS NULL
+            UNION SELECT blob FROM upload_parts WHERE blob IN (\(marks))
+            """
     }
 
     // MARK: Transactions

@@ -100,7 +100,9 @@ public protocol ObjectIndex: Sendable {
 
     // MARK: Recovery
 
-    /// Which of `ids` an object or an upload part still references.
+    /// Which of `ids` an object or an upload part still references as a blob file. The id of a
+    /// part whose bytes the index keeps (``ObjectRecord/inlineData``) names no file and is not
+    /// reported.
     /// - Throws: ``StorageError/Code/internalError``.
     func referencedBlobs(among ids: [BlobID]) async throws -> Set<BlobID>
 

@@ -322,6 +322,41 @@ struct DiskStoreTests {
         _ = try SQLiteObjectIndex(database: database)  // migrations are idempotent
     }
 
+    /// Recovery's blob lookup searches both blob indexes (no table scan); the object parts' one
+    /// is partial (parts kept in the index are not in it).
+    @Test
+    func blobLookupUsesTheBlobIndexes() async throws {
+        let (path, cleanUp) = try Self.scratchDatabase()
+        defer { cleanUp() }
+        let database = try SQLiteDatabase(path: path)
+        let index = try SQLiteObjectIndex(database: database)
+        try await index.createBucket("b", creationDate: Date())
+        let info = ObjectInfo(
+            bucket: "b", key: "small", size: 3, etag: "e", lastModified: Date(), attributes: ObjectAttributes(), checksum: nil,
+            parts: [ObjectPart(number: 1, size: 3, etag: "e", checksum: nil)], isMultipart: false, origin: .client
+        )
+        _ = try await index.commitObject(ObjectRecord(info: info, blobs: [.random()], inlineData: ByteBuffer(bytes: [1, 2, 3])), precondition: .none)
+        var file = info
+        file.key = "large"
+        let fileBlob = BlobID.random()
+        _ = try await index.commitObject(ObjectRecord(info: file, blobs: [fileBlob]), precondition: .none)
+        let (plan, partial) = try await database.pool.read { db in
+            let plan = try Row.fetchAll(
+                db, sql: "EXPLAIN QUERY PLAN " + SQLiteObjectIndex.referencedBlobsSQL(count: 2), arguments: ["x", "y", "x", "y"]
+            ).map { $0["detail"] as String }
+            let partial = try Row.fetchAll(db, sql: "PRAGMA index_list(object_parts)")
+                .first { ($0["name"] as String) == "object_parts_by_blob" }.map { $0["partial"] as Int }
+            return (plan, partial)
+        }
+        let searches = plan.filter { $0.hasPrefix("SEARCH") }
+        #expect(searches.count == 2, "\(plan)")
+        #expect(searches.contains { $0.contains("object_parts USING") && $0.contains("INDEX object_parts_by_blob") }, "\(plan)")
+        #expect(searches.contains { $0.contains("upload_parts USING") && $0.contains("INDEX upload_parts_by_blob") }, "\(plan)")
+        #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(plan)")
+        #expect(partial == 1)
+        #expect(try await index.referencedBlobs(among: [fileBlob, .random()]) == [fileBlob])
+    }
+
     @Test
     func identifiersAndDigests() {
         #expect(md5Hex([UInt8]()) == "d41d8cd98f00b204e9800998ecf8427e")

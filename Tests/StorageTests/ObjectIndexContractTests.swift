@@ -77,7 +77,7 @@ struct ObjectIndexContractTests {
     }
 
     /// A small object's bytes are kept in its record and read back with it, and their id is
-    /// never reported as a freed blob, whichever way the key changes.
+    /// never reported as a freed or referenced blob, whichever way the key changes.
     @Test(arguments: IndexKind.allCases)
     func inlineDataIsKept(kind: IndexKind) async throws {
         let (index, cleanUp) = try await Self.make(kind)
@@ -96,6 +96,7 @@ struct ObjectIndexContractTests {
         var again = Self.record("k", parts: [3], etag: "g")
         again.inlineData = ByteBuffer(bytes: [9, 9, 9])
         #expect(try await index.commitObject(again, precondition: .none) == blob.blobs)
+        #expect(try await index.referencedBlobs(among: again.blobs + blob.blobs) == [])
         #expect(try await index.object(bucket: "b", key: "k")?.inlineData == ByteBuffer(bytes: [9, 9, 9]))
         #expect(try await index.deleteObject(bucket: "b", key: "k", precondition: .none) == again)
         #expect(try await index.object(bucket: "b", key: "k") == nil)
