@@ -167,6 +167,8 @@ def chart(targets: list[Target], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = [t for t in targets if t.value is not None and t.value > 0]
+    if not rows:
+        raise ValueError("no measured target to chart")
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.6))
     ys = list(range(len(rows)))[::-1]
     values = [t.value for t in rows]

@@ -763,7 +763,12 @@ def main() -> int:
     bench = Bench(args, plan)
     busy0, own0 = harness.machine_busy_seconds(), harness.own_cpu_seconds([])
     machine = report.describe_machine(bench.work, bench.wrk.version() if bench.wrk else None)
-    load = os.getloadavg()[0]
+    # CPU in use right now, over two seconds: the load average decays over minutes and still
+    # counts a run that has just ended.
+    idle_probe = harness.machine_busy_seconds()
+    time.sleep(2)
+    busy_now = (harness.machine_busy_seconds() - idle_probe) / 2
+    machine.append(("CPU busy just before the run", f"{busy_now:.2f} of {os.cpu_count()} cores"))
     bench.say(f"mediagate bench, {started.strftime('%Y-%m-%d %H:%M UTC')}: {command}")
     for k, v in machine:
         bench.say(f"  {k}: {v}", log=False)
@@ -771,10 +776,10 @@ def main() -> int:
         bench.say(f"  warning: {binary} is older than the newest file in Sources/", log=False)
         bench.notes.append("the binary was older than the newest file in Sources/ (run without --no-build "
                            "to measure the current code)")
-    if load > 0.5:
-        bench.say(f"  warning: load average {load:.2f} at start — something else is using the CPU; "
+    if busy_now > 0.25:
+        bench.say(f"  warning: {busy_now:.2f} cores busy at start — something else is using the CPU; "
                   f"numbers will be noisy", log=False)
-        bench.notes.append(f"load average {load:.2f} at the start of the run: another process was using the CPU")
+        bench.notes.append(f"{busy_now:.2f} cores were busy just before the run: another process was using the CPU")
     try:
         bench.start()
         bench.seed()
@@ -806,7 +811,7 @@ def main() -> int:
                          f"{' (--quick smoke run)' if args.quick else ''}, {os.cpu_count()} cores")
             chart_name = os.path.relpath(chart_path, Path(args.results).parent)
             print(f"chart: {chart_path}")
-        except ImportError as e:
+        except (ImportError, ValueError) as e:
             print(f"no chart: {e}", file=sys.stderr)
         elapsed = time.monotonic() - t_start
         Path(args.results).write_text(results_md(bench, targets, machine, command, started, elapsed, chart_name))
