@@ -18,8 +18,9 @@ APT_PACKAGES=(
   fonts-dejavu-core
 )
 if [ $BUILD_ONLY -eq 0 ]; then
-  # black-box test tools (conformance/)
-  APT_PACKAGES+=(rclone s3cmd openssl curl)
+  # black-box test tools (conformance/): S3 clients, and the image tools the variant tests
+  # check derived images with (vips, vipsheader, vipsthumbnail; exiftool for EXIF/GPS)
+  APT_PACKAGES+=(rclone s3cmd openssl curl libvips-tools libimage-exiftool-perl)
   # a real PostgreSQL server for the PostgreSQL metadata tests (started by the tests themselves)
   APT_PACKAGES+=(postgresql)
 fi
@@ -85,7 +86,7 @@ else
 fi
 
 # The tools the conformance suite drives must be on PATH.
-for tool in aws s3cmd rclone openssl curl; do
+for tool in aws s3cmd rclone openssl curl vips vipsheader vipsthumbnail exiftool; do
   command -v "$tool" >/dev/null || { echo "setup: $tool not found on PATH" >&2; exit 1; }
 done
 "$PY" -c "import boto3, botocore, awscrt, requests, pytest; from botocore.httpchecksum import HAS_CRT; assert HAS_CRT, 'botocore cannot use awscrt'" \
