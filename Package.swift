@@ -180,6 +180,7 @@ let package = Package(
             dependencies: [
                 "Storage", "DiskStorage", "SQLiteMetadata", "PostgresMetadata", "PostgresTestSupport", "GatewayCore", "Integrity",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],

@@ -803,9 +803,12 @@ def main() -> int:
         chart_path = Path(args.chart)
         chart_name = None
         try:
+            # A row checked against a limit (peak RSS) is drawn as value / limit; a row with no
+            # value (a reference that measured zero) is left out of the chart.
             chart_targets = [t if t.ratio is not None else
-                             report.Target(f"{t.name} / 150 MB", t.mediagate, t.reference, t.checked / t.threshold,
-                                           "<", 1.0) for t in targets]
+                             report.Target(f"{t.name} / {t.threshold:g} {t.unit}", t.mediagate, t.reference,
+                                           t.checked / t.threshold, t.op, 1.0)
+                             for t in targets if t.ratio is not None or t.checked is not None]
             report.chart(chart_targets, chart_path,
                          f"mediagate vs references — {started.strftime('%Y-%m-%d')}"
                          f"{' (--quick smoke run)' if args.quick else ''}, {os.cpu_count()} cores")

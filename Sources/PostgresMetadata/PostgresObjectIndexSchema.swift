@@ -71,10 +71,14 @@ enum PostgresObjectIndexSchema {
         // whose bytes are in a blob file.
         (id: "storage-v2-inline-data", sql: ["ALTER TABLE object_parts ADD COLUMN data BYTEA"]),
         // Parts with inline bytes have no blob file, and recovery only asks about blob files:
-        // they stay out of the blob index (one random index insert less per small PUT).
+        // they stay out of the blob index (one random index insert less per small PUT). The new
+        // index is built before the old one is dropped: the build's lock lets other instances
+        // read object_parts meanwhile (only their writes wait), and the drop's exclusive lock
+        // lasts only to the commit that follows.
         (id: "storage-v3-file-blob-index", sql: [
+            "CREATE INDEX object_parts_by_file_blob ON object_parts (blob) WHERE data IS NULL",
             "DROP INDEX object_parts_by_blob",
-            "CREATE INDEX object_parts_by_blob ON object_parts (blob) WHERE data IS NULL",
+            "ALTER INDEX object_parts_by_file_blob RENAME TO object_parts_by_blob",
         ]),
     ]
 }

@@ -42,7 +42,7 @@ public final class MediaInfoService: Sendable {
 
     /// Computes a just-written source's info in the background.
     public func computeLater(bucket: String, key: String) {
-        Task { _ = try? await self.compute(bucket: bucket, key: key) }
+        RequestExecutor.startOutsideRequest { _ = try? await self.compute(bucket: bucket, key: key) }
     }
 
     private func compute(bucket: String, key: String) async throws -> (info: MediaInfo, etag: String) {

@@ -101,7 +101,7 @@ public final class VariantService: Sendable {
     public func prewarm(bucket: String, sourceKey: String, watermark: String) {
         guard !prewarm.isEmpty, let directory = VariantAddress.sourceDirectory(of: sourceKey) else { return }
         let names = prewarm
-        Task {
+        RequestExecutor.startOutsideRequest {
             for name in names {
                 _ = try? await self.open(bucket: bucket, key: directory + name, watermark: watermark)
             }

@@ -24,13 +24,20 @@ public actor PostgresTestServer {
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         // initdb refuses root: run the server as `postgres`, which must own its folders.
         let asRoot = getuid() == 0
-        if asRoot { try Self.run("/bin/chown", ["-R", "postgres:postgres", directory.path]) }
         let chosen = Self.freePort()
-        try Self.run(Self.binary("initdb"), ["-D", data, "-A", "trust", "-U", "mediagate", "--no-sync", "-E", "UTF8"], asPostgres: asRoot)
-        try Self.run(Self.binary("pg_ctl"), [
-            "-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "60",
-            "-o", "-p \(chosen) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start",
-        ], asPostgres: asRoot)
+        do {
+            if asRoot { try Self.run("/bin/chown", ["-R", "postgres:postgres", directory.path]) }
+            try Self.run(Self.binary("initdb"), ["-D", data, "-A", "trust", "-U", "mediagate", "--no-sync", "-E", "UTF8"], asPostgres: asRoot)
+            try Self.run(Self.binary("pg_ctl"), [
+                "-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "60",
+                "-o", "-p \(chosen) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start",
+            ], asPostgres: asRoot)
+        } catch {
+            // A start that timed out may have left the server running; nothing of this attempt stays.
+            try? Self.run(Self.binary("pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asPostgres: asRoot)
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
         PostgresCleanup.register(directory: directory.path, dataDirectory: data, asPostgres: asRoot,
                                  pgCtl: Self.binary("pg_ctl"))
         port = chosen

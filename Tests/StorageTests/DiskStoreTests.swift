@@ -269,7 +269,6 @@ struct DiskStoreTests {
         defer { harness.cleanUp() }
         let executor = CountingExecutor()
         try await put(harness.store, "before", pattern(10))
-        #expect(executor.jobs.load(ordering: .relaxed) == 0)
         try await RequestExecutor.$current.withValue(executor) {
             try await put(harness.store, "during", pattern(10))
         }
@@ -281,6 +280,28 @@ struct DiskStoreTests {
         #expect(executor.jobs.load(ordering: .relaxed) > afterPut)
         try await put(harness.store, "after", pattern(10))
         #expect(try await contents(harness.store, "before") == pattern(10))
+    }
+
+    /// A task a request starts for work that outlives it (``RequestExecutor/startOutsideRequest(_:)``)
+    /// sees no request executor, so its commits run on the global pool; a plain `Task {}` would
+    /// inherit the task-local, which is why the helper exists.
+    @Test
+    func workStartedOutsideTheRequestDoesNotUseItsExecutor() async throws {
+        let harness = try await StoreHarness.make(.disk)
+        defer { harness.cleanUp() }
+        let executor = CountingExecutor()
+        let (plainTaskSees, outsideSees) = try await RequestExecutor.$current.withValue(executor) {
+            let plain = Task { RequestExecutor.current != nil }
+            let outside = RequestExecutor.startOutsideRequest { RequestExecutor.current != nil }
+            return (await plain.value, try await outside.value)
+        }
+        #expect(plainTaskSees)
+        #expect(!outsideSees)
+        try await RequestExecutor.$current.withValue(executor) {
+            _ = try await RequestExecutor.startOutsideRequest { try await put(harness.store, "background", pattern(10)) }.value
+        }
+        #expect(executor.jobs.load(ordering: .relaxed) == 0)
+        #expect(try await contents(harness.store, "background") == pattern(10))
     }
 
     /// Runs jobs on a serial queue and counts them.
@@ -308,7 +329,10 @@ struct DiskStoreTests {
                 try db.execute(sql: "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')")
             }
             let count = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") }
-            guard SQLiteDatabase.memoryStatisticsOff, count == 1, sqlite3_memory_used() == 0 else { exit(1) }
+            // Distinct exit codes say which condition failed; the folder goes first (exit skips defer).
+            let failed: Int32 = !SQLiteDatabase.memoryStatisticsOff ? 2 : count != 1 ? 3 : sqlite3_memory_used() != 0 ? 4 : 0
+            try? FileManager.default.removeItem(at: directory)
+            if failed != 0 { exit(failed) }
         }
     }
 

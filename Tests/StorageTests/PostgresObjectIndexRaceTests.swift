@@ -1,6 +1,7 @@
 import Foundation
 import PostgresTestSupport
 import PostgresMetadata
+import PostgresNIO
 import Testing
 
 @testable import Storage
@@ -27,6 +28,22 @@ struct PostgresObjectIndexRaceTests {
             pools.forEach { $0.cancel() }
             throw error
         }
+    }
+
+    /// After the migrations, object_parts has one blob index, and it is partial: parts whose
+    /// bytes are kept in the row stay out of it (migration storage-v3, which builds the new index
+    /// under a temporary name, drops the old one and renames).
+    @Test func blobIndexIsPartial() async throws {
+        let database = try PostgresDatabase(url: try await PostgresTestServer.shared.makeDatabaseURL())
+        let pool = Task { await database.run() }
+        defer { pool.cancel() }
+        _ = try await PostgresObjectIndex(database: database)
+        var definitions: [String: String] = [:]
+        let rows = try await database.client.query(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'object_parts' AND indexdef LIKE '%(blob)%'")
+        for try await (name, definition) in rows.decode((String, String).self) { definitions[name] = definition }
+        #expect(Array(definitions.keys) == ["object_parts_by_blob"])
+        #expect(definitions["object_parts_by_blob"]?.hasSuffix("WHERE (data IS NULL)") == true, "\(definitions)")
     }
 
     @Test func createOnlyAndIfMatchHaveOneWinner() async throws {

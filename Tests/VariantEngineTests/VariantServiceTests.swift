@@ -195,6 +195,28 @@ struct VariantServiceTests {
         }
     }
 
+    /// A derivation shared by concurrent first reads is not part of the first reader's request
+    /// (that reader may leave while others wait): it sees no request executor.
+    @Test("a shared derivation runs outside the request that started it")
+    func sharedJobRunsOutsideTheRequest() async throws {
+        let flight = SingleFlight<Bool>()
+        let seen = try await RequestExecutor.$current.withValue(QueueExecutor()) {
+            let inRequest = RequestExecutor.current != nil
+            return (inRequest, try await flight.run("k") { RequestExecutor.current != nil })
+        }
+        #expect(seen.0)
+        #expect(!seen.1)
+    }
+
+    /// Runs jobs on a serial dispatch queue.
+    final class QueueExecutor: TaskExecutor {
+        let queue = DispatchQueue(label: "queue-executor")
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
     struct HostileSource: Sendable, CustomTestStringConvertible {
         var file: String
         var key: String
