@@ -21,7 +21,7 @@ import _NIOFileSystem
 ///
 /// - Important: one process per root: ``init(root:index:minimumPartSize:)`` deletes files of
 ///   writes in flight.
-public final class DiskObjectStore: ObjectStore {
+public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
     /// Smallest size of a multipart part other than the last.
     public let minimumPartSize: Int64
     /// Largest declared length kept in the index record (0: every object in a blob file).
@@ -136,6 +136,16 @@ public final class DiskObjectStore: ObjectStore {
             throw StorageError(.noSuchKey, key)
         }
         return try await open(record, bucket: bucket, key: key, retirements: retirements)
+    }
+
+    /// The object's bytes when its record keeps them and the index reads on the calling thread
+    /// (``ImmediateObjectReads``). Such bytes need no file, so no lease.
+    public func inlineObjectNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)? {
+        guard let index = index as? any ImmediateObjectIndex,
+              let record = try? index.objectNow(bucket: bucket, key: key),
+              let bytes = record.inlineData
+        else { return nil }
+        return (record.info, bytes)
     }
 
     /// Opens `key` and reads `other`'s record in one index lookup (a cached variant and its

@@ -3,7 +3,7 @@ import Policy
 import Synchronization
 
 /// A ``PolicyStore`` in memory, for unit tests.
-public final class InMemoryPolicyStore: PolicyStore {
+public final class InMemoryPolicyStore: PolicyStore, ImmediatePolicyReads {
     private struct State {
         var tenants: [String: TenantRecord] = [:]
         var keys: [String: AccessKeyRecord] = [:]
@@ -25,7 +25,7 @@ public final class InMemoryPolicyStore: PolicyStore {
     }
 
     public func tenants() async throws -> [TenantRecord] {
-        state.withLock { $0.tenants.values.sorted { $0.name < $1.name } }
+        tenantsNow() ?? []
     }
 
     public func removeTenant(named name: String) async throws -> Bool {
@@ -48,6 +48,15 @@ public final class InMemoryPolicyStore: PolicyStore {
     }
 
     public func accessKey(id: String) async throws -> (key: AccessKeyRecord, tenant: TenantRecord)? {
+        accessKeyNow(id: id)
+    }
+
+    /// Always at hand: the store is memory.
+    public func tenantsNow() -> [TenantRecord]? {
+        state.withLock { $0.tenants.values.sorted { $0.name < $1.name } }
+    }
+
+    public func accessKeyNow(id: String) -> (key: AccessKeyRecord, tenant: TenantRecord)? {
         state.withLock { state in
             guard let key = state.keys[id], let tenant = state.tenants[key.tenant] else { return nil }
             return (key, tenant)

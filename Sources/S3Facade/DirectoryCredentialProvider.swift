@@ -4,7 +4,7 @@ import SigV4
 
 /// The root pair plus every tenant key in the policy store, looked up on each request (a
 /// removed tenant or a rotated key stops working at once).
-public struct DirectoryCredentialProvider: CredentialProvider {
+public struct DirectoryCredentialProvider: CredentialProvider, ImmediateCredentials {
     private let root: SigV4Credentials
     private let store: any PolicyStore
 
@@ -15,10 +15,25 @@ public struct DirectoryCredentialProvider: CredentialProvider {
     }
 
     public func credential(for accessKeyID: String) async throws -> StoredCredential? {
-        if ConstantTime.equals(accessKeyID, root.accessKeyID) {
-            return StoredCredential(secretAccessKey: root.secretAccessKey, principal: .root(accessKeyID: root.accessKeyID))
-        }
-        guard let (key, tenant) = try await store.accessKey(id: accessKeyID) else { return nil }
+        if let root = rootCredential(accessKeyID) { return root }
+        guard let found = try await store.accessKey(id: accessKeyID) else { return nil }
+        return Self.tenantCredential(found)
+    }
+
+    /// Root's pair, or a tenant key the store holds at hand (``ImmediatePolicyReads``).
+    public func credentialNow(for accessKeyID: String) -> StoredCredential? {
+        if let root = rootCredential(accessKeyID) { return root }
+        guard let store = store as? any ImmediatePolicyReads, let found = store.accessKeyNow(id: accessKeyID) else { return nil }
+        return Self.tenantCredential(found)
+    }
+
+    private func rootCredential(_ accessKeyID: String) -> StoredCredential? {
+        guard ConstantTime.equals(accessKeyID, root.accessKeyID) else { return nil }
+        return StoredCredential(secretAccessKey: root.secretAccessKey, principal: .root(accessKeyID: root.accessKeyID))
+    }
+
+    private static func tenantCredential(_ found: (key: AccessKeyRecord, tenant: TenantRecord)) -> StoredCredential {
+        let (key, tenant) = found
         let identity = TenantIdentity(name: tenant.name, accessKeyID: key.accessKeyID, prefix: tenant.prefix, buckets: tenant.buckets)
         return StoredCredential(secretAccessKey: key.secretAccessKey, principal: .tenant(identity))
     }

@@ -65,6 +65,13 @@ public protocol CredentialProvider: Sendable {
     func credential(for accessKeyID: String) async throws -> StoredCredential?
 }
 
+/// A ``CredentialProvider`` that can answer on the calling thread without suspending when it
+/// already holds the answer (the event-loop read path, ``S3Gateway/immediateAnswer(to:)``).
+public protocol ImmediateCredentials: Sendable {
+    /// The credential, if at hand; nil also for an unknown id (the async lookup then decides).
+    func credentialNow(for accessKeyID: String) -> StoredCredential?
+}
+
 /// A secret and who it authenticates.
 public struct StoredCredential: Sendable {
     public var secretAccessKey: String
@@ -76,7 +83,7 @@ public struct StoredCredential: Sendable {
 }
 
 /// Credentials fixed at start-up (the root pair).
-public struct StaticCredentialProvider: CredentialProvider {
+public struct StaticCredentialProvider: CredentialProvider, ImmediateCredentials {
     private let credentials: [String: StoredCredential]
 
     /// Creates a provider over a fixed set of credentials.
@@ -85,6 +92,10 @@ public struct StaticCredentialProvider: CredentialProvider {
     }
 
     public func credential(for accessKeyID: String) async throws -> StoredCredential? {
+        credentials[accessKeyID]
+    }
+
+    public func credentialNow(for accessKeyID: String) -> StoredCredential? {
         credentials[accessKeyID]
     }
 }

@@ -61,6 +61,13 @@ enum ObjectHeaders {
         return headers
     }
 
+    /// The headers of a GET or HEAD of `info`: its attributes with the request's overrides.
+    static func readHeaders(for info: ObjectInfo, line: S3RequestLine, checksumMode: Bool) -> HTTPFields {
+        var headers = responseHeaders(for: info, checksumMode: checksumMode)
+        applyOverrides(line, to: &headers)
+        return headers
+    }
+
     /// Applies `response-content-*` query overrides (signed requests only, as in S3).
     static func applyOverrides(_ line: S3RequestLine, to headers: inout HTTPFields) {
         let overrides: [(String, HTTPField.Name)] = [

@@ -1,4 +1,5 @@
 import Dispatch
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -124,9 +125,19 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
     let base: Base
     let loads: LoopLoads
     let quietBelow: Int
+    /// Reads answered in the pipeline (``ImmediateReadHandler``); nil: none.
+    let immediate: (@Sendable (HTTPRequest) -> ImmediateAnswer?)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        base.setup(channel: channel, logger: logger)
+        let set = base.setup(channel: channel, logger: logger)
+        guard let immediate else { return set }
+        return set.flatMapThrowing { value in
+            // After the connection state handler, so that it sees these answers too.
+            let pipeline = channel.pipeline.syncOperations
+            let state = try pipeline.context(handlerType: HTTPConnectionStateHandler.self)
+            try pipeline.addHandler(ImmediateReadHandler(answer: immediate), position: .after(state.handler))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
@@ -143,14 +154,19 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
 extension HTTPServerBuilder {
     /// Hummingbird's HTTP/1 server, with handlers run on their connection's event loop while
     /// it has fewer than `quietBelow` requests in progress (see ``QuietLoopExecutor``).
-    public static func http1(configuration: HTTP1Channel.Configuration, quietBelow: Int) -> HTTPServerBuilder {
+    /// With `immediate`, reads it can answer at once are answered in the channel pipeline
+    /// (``ImmediateReadHandler``, ``S3Gateway/immediateAnswer(to:)``).
+    public static func http1(
+        configuration: HTTP1Channel.Configuration, quietBelow: Int, immediate: (@Sendable (HTTPRequest) -> ImmediateAnswer?)? = nil
+    ) -> HTTPServerBuilder {
         let loads = LoopLoads()
         var configuration = configuration
         let others = configuration.additionalChannelHandlers
         configuration.additionalChannelHandlers = { others() + [RequestLoadCounter(loads: loads)] }
         return .init { [configuration] responder in
             QuietLoopChannel(
-                base: HTTP1Channel(responder: responder, configuration: configuration), loads: loads, quietBelow: quietBelow)
+                base: HTTP1Channel(responder: responder, configuration: configuration), loads: loads, quietBelow: quietBelow,
+                immediate: immediate)
         }
     }
 }

@@ -139,7 +139,7 @@ extension S3Gateway {
             guard ConstantTime.equals(token, control.adminToken) else { throw ControlError.unauthorized }
             return (.admin, .unsigned)
         }
-        let sigRequest = sigV4Request(request, rawPath: rawPath, rawQuery: rawQuery)
+        let sigRequest = sigV4Request(request.head, rawPath: rawPath, rawQuery: rawQuery)
         let auth: SigV4Authenticated
         let credential: StoredCredential
         do {
@@ -168,11 +168,11 @@ extension S3Gateway {
     }
 
     /// The request as SigV4 sees it.
-    func sigV4Request(_ request: Request, rawPath: Substring, rawQuery: Substring) -> SigV4Request {
+    func sigV4Request(_ head: HTTPRequest, rawPath: Substring, rawQuery: Substring) -> SigV4Request {
         var headers: [(name: String, value: String)] = []
-        if let authority = request.head.authority { headers.append(("host", authority)) }
-        for field in request.headers { headers.append((field.name.rawName, field.value)) }
-        return SigV4Request(method: request.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: headers)
+        if let authority = head.authority { headers.append(("host", authority)) }
+        for field in head.headerFields { headers.append((field.name.rawName, field.value)) }
+        return SigV4Request(method: head.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: headers)
     }
 
     // MARK: Tenants and consents

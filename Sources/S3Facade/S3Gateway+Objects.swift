@@ -52,8 +52,7 @@ extension S3Gateway {
             throw failure
         }
         let checksumMode = headers[.amzChecksumMode]?.uppercased() == "ENABLED"
-        var out = ObjectHeaders.responseHeaders(for: info, checksumMode: checksumMode)
-        ObjectHeaders.applyOverrides(call.line, to: &out)
+        var out = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: checksumMode)
 
         var range: Range<Int64>?
         let rangeHeader = headers[.range].flatMap(ByteRangeRequest.parse)

@@ -32,6 +32,8 @@ public struct S3Gateway: HTTPResponder {
     let metrics: GatewayMetrics
     let logger: Logger
     let readiness: @Sendable () async -> Bool
+    /// The synchronous reads of ``immediateAnswer(to:)``; nil when a part does not offer them.
+    let immediate: ImmediateReads?
 
     /// Creates a gateway over a store.
     /// - Parameters:
@@ -65,6 +67,7 @@ public struct S3Gateway: HTTPResponder {
         self.metrics = metrics
         self.logger = logger
         self.readiness = readiness
+        self.immediate = ImmediateReads(store: store, credentials: credentials, policyStore: policyStore)
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -101,10 +104,15 @@ public struct S3Gateway: HTTPResponder {
                 response = Self.errorResponse(s3Error, resource: rawPath, requestID: requestID, method: request.method)
             }
         }
-        response.headers[.amzRequestID] = requestID
-        response.headers[.server] = "mediagate"
+        Self.stamp(&response.headers, requestID: requestID)
         metrics.record(operation: operationName, status: response.status.code, duration: ContinuousClock.now - started)
         return response
+    }
+
+    /// The headers every answer carries.
+    static func stamp(_ headers: inout HTTPFields, requestID: String) {
+        headers[.amzRequestID] = requestID
+        headers[.server] = "mediagate"
     }
 
     /// The authenticated, routed and authorized form of a request.
@@ -120,29 +128,34 @@ public struct S3Gateway: HTTPResponder {
         let logger: Logger
 
         /// The presigned-URL facts of the request, if it came with one.
-        var presigned: PresignedFacts? {
-            guard case .presigned(let expires) = auth.kind else { return nil }
-            return PresignedFacts(method: request.method.rawValue, expires: expires)
-        }
+        var presigned: PresignedFacts? { S3Gateway.presignedFacts(auth, method: request.method) }
     }
 
     private func authenticate(_ request: Request, rawPath: Substring, rawQuery: Substring, requestID: String, logger: Logger) async throws -> Call {
-        let sigRequest = sigV4Request(request, rawPath: rawPath, rawQuery: rawQuery)
+        let sigRequest = sigV4Request(request.head, rawPath: rawPath, rawQuery: rawQuery)
         guard let parsed = try verifier.parse(sigRequest) else {
             throw S3Error(.accessDenied, "Access Denied")
         }
         guard let credential = try await credentials.credential(for: parsed.accessKeyID) else {
             throw S3Error(.invalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")
         }
-        let auth = try verifier.verify(parsed, request: sigRequest, secretAccessKey: credential.secretAccessKey, now: Date())
-        let line = S3RequestLine(
-            method: request.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(sigRequest.query),
-            host: request.head.authority, copySource: request.headers[.amzCopySource])
-        let operation = try S3Operation.parse(line, domain: configuration.domain)
+        let (auth, line, operation) = try route(request.head, sigRequest, parsed, credential, rawPath: rawPath)
         let tenants = try await policyStore.tenants().map(\.scope)
         return Call(
             request: request, line: line, operation: operation, auth: auth, principal: credential.principal,
             tenants: tenants, requestID: requestID, logger: logger)
+    }
+
+    /// Checks the signature with the credential's secret and finds the operation: the steps
+    /// of authentication that need no lookup.
+    func route(_ head: HTTPRequest, _ sigRequest: SigV4Request, _ parsed: SigV4ParsedAuth, _ credential: StoredCredential, rawPath: Substring)
+        throws -> (SigV4Authenticated, S3RequestLine, S3Operation)
+    {
+        let auth = try verifier.verify(parsed, request: sigRequest, secretAccessKey: credential.secretAccessKey, now: Date())
+        let line = S3RequestLine(
+            method: head.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(sigRequest.query),
+            host: head.authority, copySource: head.headerFields[.amzCopySource])
+        return (auth, line, try S3Operation.parse(line, domain: configuration.domain))
     }
 
     /// Checks policy for an action; the only way handlers obtain a ``Grant``.
@@ -169,6 +182,12 @@ public struct S3Gateway: HTTPResponder {
             logger.info("access denied", metadata: ["reason": "\(error.reason)", "operation": "\(operation)"])
             throw S3Error(.accessDenied, "Access Denied")
         }
+    }
+
+    /// The presigned-URL facts of a request, if it came with one.
+    static func presignedFacts(_ auth: SigV4Authenticated, method: HTTPRequest.Method) -> PresignedFacts? {
+        guard case .presigned(let expires) = auth.kind else { return nil }
+        return PresignedFacts(method: method.rawValue, expires: expires)
     }
 
     static func split(_ target: String) -> (Substring, Substring) {

@@ -4,7 +4,7 @@ import Storage
 
 /// The ``ObjectIndex`` in SQLite: one `DatabasePool` transaction per call, keys as `BLOB`s,
 /// listings driven by ``ListingMachine`` inside one read transaction (a consistent snapshot).
-public struct SQLiteObjectIndex: ObjectIndex {
+public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex {
     /// The shared database.
     public let database: SQLiteDatabase
     private let commits = CommitGroup()
@@ -82,6 +82,12 @@ public struct SQLiteObjectIndex: ObjectIndex {
         if let record = try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key) { return record }
         try requireBucket(bucket)
         return nil
+    }
+
+    /// The record alone, on the calling thread (``ImmediateObjectIndex``); nil also when the
+    /// bucket is missing.
+    public func objectNow(bucket: String, key: String) throws -> ObjectRecord? {
+        try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key)
     }
 
     /// Two records in one statement (one snapshot) on the calling thread.

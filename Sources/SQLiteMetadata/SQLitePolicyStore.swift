@@ -15,7 +15,7 @@ import Synchronization
 /// the value of `policy_generation`, a counter that triggers raise on every change to either
 /// table (by any process). A request reads only that counter (one cached statement, on the
 /// calling thread) and rereads the tables when it moved.
-public struct SQLitePolicyStore: PolicyStore {
+public struct SQLitePolicyStore: PolicyStore, ImmediatePolicyReads {
     /// The shared database.
     public let database: SQLiteDatabase
     private let cache = PolicyCache()
@@ -232,6 +232,20 @@ public struct SQLitePolicyStore: PolicyStore {
     }
 
     // MARK: Rows
+
+    // MARK: Immediate reads
+
+    /// The cached tenants, when the cache is of the current generation (one point read).
+    public func tenantsNow() -> [TenantRecord]? {
+        guard let generation = try? currentGeneration() else { return nil }
+        return cache.tenants(at: generation)
+    }
+
+    /// The cached key, when the cache is of the current generation (one point read).
+    public func accessKeyNow(id: String) -> (key: AccessKeyRecord, tenant: TenantRecord)? {
+        guard let generation = try? currentGeneration() else { return nil }
+        return cache.key(id, at: generation)
+    }
 
     private static let generationSQL = "SELECT value FROM policy_generation WHERE id = 1"
 

@@ -114,7 +114,8 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: .init(
                 additionalChannelHandlers: [ReceiveBufferHandler(), ExpectContinueHandler(registry: continueRegistry)],
                 idleTimeout: .seconds(300)),
-            quietBelow: 2)
+            quietBelow: 2,
+            immediate: { gateway.immediateAnswer(to: $0) })
         let server: HTTPServerBuilder
         if let cert = settings.tlsCert, let key = settings.tlsKey {
             let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }

@@ -1,0 +1,254 @@
+import DiskStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
+import Policy
+import PolicyStore
+import S3Facade
+import SQLiteMetadata
+import SigV4
+import Storage
+import Synchronization
+import Testing
+
+/// Reads answered on the event loop (`S3Gateway.immediateAnswer`, `ImmediateReadHandler`) over
+/// a disk store and SQLite files: the same answer as the regular path, or none.
+struct ImmediateReadTests {
+    /// A gateway over a disk store, its SQLite index and a SQLite policy store in a temp dir.
+    struct Stack {
+        let directory: URL
+        let gateway: S3Gateway
+        let policy: SQLitePolicyStore
+
+        init(inlineLimit: Int64 = DiskObjectStore.defaultInlineLimit) async throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-immediate-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let database = try SQLiteDatabase(path: directory.appendingPathComponent("meta.db").path)
+            let store = try await DiskObjectStore(
+                root: directory.appendingPathComponent("objects").path, index: SQLiteObjectIndex(database: database),
+                inlineLimit: inlineLimit)
+            policy = try SQLitePolicyStore(database: database)
+            gateway = S3Gateway(
+                configuration: GatewayConfiguration(), store: store,
+                credentials: DirectoryCredentialProvider(root: GatewayHarness.credentials, store: policy), policyStore: policy)
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// A request head as the server would see it: header-signed, or a presigned target.
+    static func head(_ client: SignedClient, _ method: HTTPRequest.Method, _ target: String, presigned: Bool, extra: [(String, String)] = []) -> HTTPRequest {
+        var fields = HTTPFields()
+        var path = target
+        if presigned {
+            path = client.presigned(method, target, expires: 300)
+        } else {
+            let (rawPath, rawQuery) = SignedClient.split(target)
+            let added = client.signer.sign(
+                method: method.rawValue, rawPath: rawPath, rawQuery: rawQuery, headers: [("host", "localhost")],
+                payload: .sha256(hex: SigV4Encoding.sha256Hex([])), date: client.date)
+            for (name, value) in added { fields.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }
+        }
+        for (name, value) in extra { fields.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }
+        return HTTPRequest(method: method, scheme: nil, authority: "localhost", path: path, headerFields: fields)
+    }
+
+    /// Headers that differ between any two answers.
+    static func comparable(_ fields: HTTPFields) -> [String: String] {
+        var out: [String: String] = [:]
+        for field in fields where field.name != .date && field.name.canonicalName != "x-amz-request-id" {
+            out[field.name.canonicalName, default: ""] += field.value
+        }
+        return out
+    }
+
+    @Test func answersAsTheRegularPathDoes() async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        try await Application(responder: stack.gateway).test(.router) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            let put = try await s3.send(
+                .put, "/photos/trip/a.txt",
+                headers: [("content-type", "text/plain"), ("x-amz-meta-trip", "lisbon"), ("cache-control", "max-age=60")],
+                body: Array("sunset over the river".utf8))
+            #expect(put.status == .ok)
+            var answered = 0
+            for presigned in [false, true] {
+                for (method, target) in [(HTTPRequest.Method.get, "/photos/trip/a.txt"), (.head, "/photos/trip/a.txt"),
+                                         (.get, "/photos/trip/a.txt?response-content-type=image%2Fpng")] {
+                    let head = Self.head(s3, method, target, presigned: presigned)
+                    let answer = try #require(stack.gateway.immediateAnswer(to: head), "\(method) \(target) presigned \(presigned)")
+                    answered += 1
+                    var fields = HTTPFields()
+                    fields.append(contentsOf: head.headerFields)
+                    let regular = try await client.execute(uri: head.path!, method: method, headers: fields)
+                    #expect(regular.status == .ok)
+                    #expect(answer.head.status == regular.status)
+                    #expect(Self.comparable(answer.head.headerFields) == Self.comparable(regular.headers), "\(method) \(target)")
+                    #expect(answer.head.headerFields[HTTPField.Name("x-amz-request-id")!]?.count == 16)
+                    if method == .head {
+                        #expect(answer.body == nil)
+                    } else {
+                        #expect(answer.body.map { String(buffer: $0) } == String(buffer: regular.body))
+                    }
+                }
+            }
+            #expect(answered == 6)
+        }
+    }
+
+    @Test func leavesEverythingElseToTheRegularPath() async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        try await Application(responder: stack.gateway).test(.router) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            #expect(try await s3.send(.put, "/photos/small", body: Array("0123456789".utf8)).status == .ok)
+            let large = [UInt8](repeating: 7, count: Int(DiskObjectStore.defaultInlineLimit) + 1)
+            #expect(try await s3.send(.put, "/photos/large", body: large).status == .ok)
+            // The plain read is answered, so each refusal below comes from what differs.
+            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, "/photos/small", presigned: true)) != nil)
+            let keptAlive = [("connection", "keep-alive"), ("content-length", "0")]
+            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, "/photos/small", presigned: true, extra: keptAlive)) != nil)
+
+            let etag = try #require(try await s3.send(.head, "/photos/small").headers[.eTag])
+            let declined: [(String, HTTPRequest)] = [
+                ("range", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("range", "bytes=0-3")])),
+                ("if-none-match", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("if-none-match", etag)])),
+                ("if-match", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("if-match", "\"other\"")])),
+                ("checksum mode", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("x-amz-checksum-mode", "ENABLED")])),
+                ("connection close", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("connection", "Close")])),
+                ("a body", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("content-length", "3")])),
+                ("part number", Self.head(s3, .get, "/photos/small?partNumber=1", presigned: true)),
+                ("in a file", Self.head(s3, .get, "/photos/large", presigned: true)),
+                ("missing key", Self.head(s3, .get, "/photos/missing", presigned: true)),
+                ("missing bucket", Self.head(s3, .get, "/nobucket/small", presigned: true)),
+                ("listing", Self.head(s3, .get, "/photos?list-type=2", presigned: true)),
+                ("control", HTTPRequest(method: .get, scheme: nil, authority: "localhost", path: "/_mediagate/health")),
+                ("unsigned", HTTPRequest(method: .get, scheme: nil, authority: "localhost", path: "/photos/small")),
+                ("other host", {
+                    var head = Self.head(s3, .get, "/photos/small", presigned: true)
+                    head.authority = "example.com"
+                    return head
+                }()),
+                ("wrong secret", Self.head(
+                    s3.signing(as: SigV4Credentials(accessKeyID: GatewayHarness.credentials.accessKeyID, secretAccessKey: "not-the-secret")),
+                    .get, "/photos/small", presigned: true)),
+            ]
+            for (reason, head) in declined {
+                #expect(stack.gateway.immediateAnswer(to: head) == nil, "\(reason)")
+            }
+            var put = Self.head(s3, .get, "/photos/small", presigned: true)
+            put.method = .put
+            #expect(stack.gateway.immediateAnswer(to: put) == nil)
+        }
+    }
+
+    @Test func tenantsAndConsentsAreChecked() async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        let key = AccessKeyRecord.generate(tenant: "acme", now: Date())
+        try await stack.policy.addTenant(TenantRecord(name: "acme", prefix: "acme/", buckets: [], createdAt: Date()), key: key)
+        let acme = SigV4Credentials(accessKeyID: key.accessKeyID, secretAccessKey: key.secretAccessKey)
+        let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x11, count: 96)
+        try await Application(responder: stack.gateway).test(.router) { client in
+            let root = SignedClient(client: client)
+            let tenant = root.signing(as: acme)
+            #expect(try await root.send(.put, "/media").status == .ok)
+            #expect(try await root.send(.put, "/media/bolt/x", body: [1]).status == .ok)
+            #expect(try await tenant.send(.put, "/media/acme/x", body: [2]).status == .ok)
+            #expect(stack.gateway.immediateAnswer(to: Self.head(tenant, .get, "/media/acme/x", presigned: true)) != nil)
+            // Outside the tenant's prefix: refused by policy, so left to the regular path's 403.
+            #expect(stack.gateway.immediateAnswer(to: Self.head(tenant, .get, "/media/bolt/x", presigned: true)) == nil)
+            #expect(try await tenant.send(.get, "/media/bolt/x").status == .forbidden)
+
+            // A selfie with consent is readable, but only the regular path reads it: consent is
+            // looked up on every read.
+            let consent = ConsentKey(tenant: "acme", subject: "u1", purpose: "biometric_processing")
+            try await stack.policy.grantConsent(consent, until: nil, at: Date())
+            let selfie = "/media/acme/selfies/u1/a.jpg"
+            #expect(try await root.send(.put, selfie, headers: [("content-type", "image/jpeg")], body: jpeg).status == .ok)
+            #expect(try await root.send(.get, selfie).status == .ok)
+            #expect(stack.gateway.immediateAnswer(to: Self.head(root, .get, selfie, presigned: true)) == nil)
+
+            // A removed tenant's key stops at the next request on this path too.
+            #expect(try await stack.policy.removeTenant(named: "acme"))
+            #expect(stack.gateway.immediateAnswer(to: Self.head(tenant, .get, "/media/acme/x", presigned: true)) == nil)
+            #expect(try await tenant.send(.get, "/media/acme/x").status == .forbidden)
+        }
+    }
+
+    /// The live server: plain reads answered in the pipeline, in order with the requests before
+    /// them on the same connection that Hummingbird answers.
+    @Test func liveServerAnswersInRequestOrder() async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        let gateway = stack.gateway
+        let counter = Counter()
+        let server = HTTPServerBuilder.http1(configuration: .init(), quietBelow: 2, immediate: { head in
+            let answer = gateway.immediateAnswer(to: head)
+            if answer != nil { counter.add() }
+            return answer
+        })
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = Application(responder: gateway, server: server, eventLoopGroupProvider: .shared(group))
+        try await app.test(.live) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            #expect(try await s3.send(.put, "/photos/a", body: Array("first object".utf8)).status == .ok)
+            #expect(counter.value == 0)
+            let get = try await client.execute(uri: s3.presigned(.get, "/photos/a", expires: 300), method: .get)
+            #expect(get.status == .ok)
+            #expect(String(buffer: get.body) == "first object")
+            #expect(get.headers[.date] != nil)
+            #expect(get.headers[HTTPField.Name("x-amz-request-id")!] != nil)
+            #expect(counter.value == 1)
+
+            // Pipelined on one connection: a ranged read (Hummingbird), then a plain read (here),
+            // then a missing key (Hummingbird): the answers come back in that order.
+            let port = try #require(client.port)
+            let plain = s3.presigned(.get, "/photos/a", expires: 300)
+            let requests = "GET \(plain) HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-4\r\n\r\n"
+                + "GET \(plain) HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                + "GET \(s3.presigned(.get, "/photos/missing", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            let text = try await Self.exchange(port: port, send: requests, until: { $0.components(separatedBy: "HTTP/1.1 ").count > 3 && $0.hasSuffix("</Error>") })
+            // Each status line, also where it follows the previous body on the same line.
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.components(separatedBy: "\r\n")[0] }
+            #expect(statuses == ["206 Partial Content", "200 OK", "404 Not Found"], "\(text)")
+            #expect(text.contains("\r\n\r\nfirstHTTP/1.1 200 OK"))
+            #expect(text.contains("\r\n\r\nfirst objectHTTP/1.1 404"))
+            // The plain read arrived while Hummingbird was answering the ranged one, so
+            // Hummingbird answered it too: answered here, it would have overtaken the 206.
+            #expect(counter.value == 1)
+        }
+        try await group.shutdownGracefully()
+    }
+
+    /// Sends `send` on a new connection and collects what comes back until `until` holds.
+    static func exchange(port: Int, send: String, until: @escaping @Sendable (String) -> Bool) async throws -> String {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: send))
+            var text = ""
+            for try await buffer in inbound {
+                text += String(buffer: buffer)
+                if until(text) { break }
+            }
+            return text
+        }
+    }
+
+    final class Counter: Sendable {
+        private let count = Mutex(0)
+        func add() { count.withLock { $0 += 1 } }
+        var value: Int { count.withLock { $0 } }
+    }
+}
