@@ -148,6 +148,15 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
         return (record.info, bytes)
     }
 
+    /// Both records in one read (``ImmediateObjectReads``).
+    public func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)? {
+        guard let index = index as? any ImmediateObjectIndex, let (record, otherRecord) = try? index.objectsNow(bucket: bucket, key, other) else {
+            return nil
+        }
+        let object = record.flatMap { record in record.inlineData.map { (record.info, $0) } }
+        return (object, otherRecord?.info)
+    }
+
     /// Opens `key` and reads `other`'s record in one index lookup (a cached variant and its
     /// source: ``ObjectIndex/objects(bucket:_:_:)``).
     /// - Throws: ``StorageError/Code/noSuchBucket``.

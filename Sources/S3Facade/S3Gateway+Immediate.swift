@@ -19,9 +19,9 @@ extension S3Gateway {
     /// input is at hand at once.
     ///
     /// Nil means the request takes the regular path: anything but a plain read of an object kept
-    /// in the index (ranges, conditions, checksums, part numbers, variant keys, keys that need
-    /// a consent, control routes), a lookup that is not at hand (a tenant key or the tenant list
-    /// not cached, another store), and every failure. The regular path then makes the same
+    /// in the index (ranges, conditions, checksums, part numbers, variants not stored for the
+    /// current `original.jpg`, keys that need a consent, control routes), a lookup that is not
+    /// at hand (a tenant key or the tenant list not cached, another store), and every failure. The regular path then makes the same
     /// decisions again and answers errors the one way it always does.
     public func immediateAnswer(to head: HTTPRequest) -> ImmediateAnswer? {
         guard head.method == .get || head.method == .head, let immediate else { return nil }
@@ -41,14 +41,19 @@ extension S3Gateway {
             case .getObject(let b, let k), .headObject(let b, let k): (bucket, key) = (b, k)
             default: return nil
             }
-            guard line.parameter("partNumber") == nil, variants?.isVariant(key) != true,
+            guard line.parameter("partNumber") == nil,
                   let tenants = immediate.policy.tenantsNow()?.map(\.scope),
                   policy.consentKeys(for: [key], tenants: tenants).isEmpty
             else { return nil }
             let facts = RequestFacts(now: Date(), tenants: tenants, presigned: Self.presignedFacts(auth, method: head.method))
             let grant = try policy.authorize(credential.principal, .readObject, Resource(bucket: bucket, key: key), facts: facts)
             let (grantedBucket, grantedKey) = try objectAddress(grant)
-            guard let (info, bytes) = immediate.objects.inlineObjectNow(bucket: grantedBucket, key: grantedKey) else { return nil }
+            let found = if let variants, variants.isVariant(grantedKey) {
+                variants.storedNow(bucket: grantedBucket, key: grantedKey)
+            } else {
+                immediate.objects.inlineObjectNow(bucket: grantedBucket, key: grantedKey)
+            }
+            guard let (info, bytes) = found else { return nil }
             var out = ObjectHeaders.readHeaders(for: info, line: line, checksumMode: false)
             out[.contentLength] = String(info.size)
             Self.stamp(&out, requestID: RequestID.make())

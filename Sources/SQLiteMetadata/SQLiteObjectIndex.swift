@@ -90,6 +90,12 @@ public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex {
         try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key)
     }
 
+    /// Two records in one statement (one snapshot) on the calling thread
+    /// (``ImmediateObjectIndex``); nil for both also when the bucket is missing.
+    public func objectsNow(bucket: String, _ first: String, _ second: String) throws -> (ObjectRecord?, ObjectRecord?) {
+        try ObjectIndexRows.records(database.pointReader, bucket: bucket, first, second)
+    }
+
     /// Two records in one statement (one snapshot) on the calling thread.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?) {

@@ -5,6 +5,8 @@ public protocol ImmediateObjectIndex: Sendable {
     /// The current record of `key`, or nil when there is none (or no such bucket).
     /// - Throws: when the read itself fails.
     func objectNow(bucket: String, key: String) throws -> ObjectRecord?
+    /// The current records of two keys, read together (nil where missing).
+    func objectsNow(bucket: String, _ first: String, _ second: String) throws -> (ObjectRecord?, ObjectRecord?)
 }
 
 /// A store that can hand over a small object whose bytes its index keeps, on the calling
@@ -15,4 +17,7 @@ public protocol ImmediateObjectReads: Sendable {
     /// when there is no such object, or when the read fails: the caller then takes the regular
     /// path, which reports those cases.
     func inlineObjectNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)?
+    /// `key`'s info and bytes (nil when missing or not kept in its record) and `other`'s info,
+    /// read together. Nil when the read fails or cannot be made at once.
+    func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)?
 }

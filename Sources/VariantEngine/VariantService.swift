@@ -85,6 +85,22 @@ public final class VariantService: Sendable {
         throw VariantError(.busy, "the source of \(key) kept changing")
     }
 
+    /// What ``open(bucket:key:watermark:)`` would serve as it is, read on the calling thread
+    /// without suspending (``ImmediateObjectReads``): a stored variant of the current
+    /// `original.jpg`, or a client's own object at a variant key, when its record keeps its
+    /// bytes. Nil in every other case (not a variant key, another source format, a variant to
+    /// derive, a store that cannot read at once): ``open(bucket:key:watermark:)`` decides those.
+    public func storedNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)? {
+        guard let address = VariantAddress.parse(key, presets: presets), let reads = store as? any ImmediateObjectReads,
+              let (stored, jpeg) = reads.inlineObjectNow(bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg"),
+              let stored
+        else { return nil }
+        if stored.info.origin == .client { return stored }
+        guard let jpeg, stored.info.origin == .derived(sourceETag: jpeg.etag) else { return nil }
+        events.cacheHit()
+        return stored
+    }
+
     /// Removes the derived variants of a source after it was overwritten or deleted. Objects a
     /// client uploaded at variant keys stay.
     public func invalidate(bucket: String, sourceKey: String) async {

@@ -14,6 +14,7 @@ import SigV4
 import Storage
 import Synchronization
 import Testing
+import VariantEngine
 
 /// Reads answered on the event loop (`S3Gateway.immediateAnswer`, `ImmediateReadHandler`) over
 /// a disk store and SQLite files: the same answer as the regular path, or none.
@@ -23,8 +24,10 @@ struct ImmediateReadTests {
         let directory: URL
         let gateway: S3Gateway
         let policy: SQLitePolicyStore
+        let store: DiskObjectStore
+        let workers: VariantWorkers?
 
-        init(inlineLimit: Int64 = DiskObjectStore.defaultInlineLimit) async throws {
+        init(inlineLimit: Int64 = DiskObjectStore.defaultInlineLimit, variants: Bool = false) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-immediate-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let database = try SQLiteDatabase(path: directory.appendingPathComponent("meta.db").path)
@@ -32,9 +35,13 @@ struct ImmediateReadTests {
                 root: directory.appendingPathComponent("objects").path, index: SQLiteObjectIndex(database: database),
                 inlineLimit: inlineLimit)
             policy = try SQLitePolicyStore(database: database)
+            self.store = store
+            let workers = variants ? VariantWorkers(threads: 1, queueBound: 8) : nil
+            self.workers = workers
             gateway = S3Gateway(
                 configuration: GatewayConfiguration(), store: store,
-                credentials: DirectoryCredentialProvider(root: GatewayHarness.credentials, store: policy), policyStore: policy)
+                credentials: DirectoryCredentialProvider(root: GatewayHarness.credentials, store: policy), policyStore: policy,
+                variants: workers.map { VariantService(store: store, workers: $0) })
         }
 
         func remove() { try? FileManager.default.removeItem(at: directory) }
@@ -181,6 +188,54 @@ struct ImmediateReadTests {
             #expect(stack.gateway.immediateAnswer(to: Self.head(tenant, .get, "/media/acme/x", presigned: true)) == nil)
             #expect(try await tenant.send(.get, "/media/acme/x").status == .forbidden)
         }
+    }
+
+    @Test func storedVariantsAreAnsweredWhileCurrent() async throws {
+        let stack = try await Stack(variants: true)
+        defer { stack.remove() }
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/corpus")
+        let first = try [UInt8](Data(contentsOf: corpus.appendingPathComponent("gray.jpg")))
+        let second = try [UInt8](Data(contentsOf: corpus.appendingPathComponent("exif-orientation-3.jpg")))
+        try await Application(responder: stack.gateway).test(.router) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            let jpeg = [("content-type", "image/jpeg")]
+            #expect(try await s3.send(.put, "/photos/trip/original.jpg", headers: jpeg, body: first).status == .ok)
+            let thumb = "/photos/trip/thumb-400.jpg"
+            // Not derived yet: the regular path derives it.
+            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true)) == nil)
+            #expect(try await s3.send(.get, thumb).status == .ok)
+
+            let head = Self.head(s3, .get, thumb, presigned: true)
+            let answer = try #require(stack.gateway.immediateAnswer(to: head))
+            var fields = HTTPFields()
+            fields.append(contentsOf: head.headerFields)
+            let regular = try await client.execute(uri: head.path!, method: .get, headers: fields)
+            #expect(regular.status == .ok)
+            #expect(Self.comparable(answer.head.headerFields) == Self.comparable(regular.headers))
+            #expect(answer.body.map { Array($0.readableBytesView) } == Array(regular.body.readableBytesView))
+            #expect(answer.head.headerFields[.contentType] == "image/jpeg")
+
+            // A new source written past the gateway (so its variants are not removed, as when
+            // another instance writes it): the stored variant is of the old source, so it is
+            // not answered here, and the regular path derives it again.
+            _ = try await stack.store.putObject(
+                bucket: "photos", key: "trip/original.jpg", attributes: ObjectAttributes(contentType: "image/jpeg"),
+                precondition: .none, origin: .client,
+                body: UploadBody(chunks: ByteStream.buffers([ByteBuffer(bytes: second)]), finish: {
+                    UploadDigest(md5Hex: "00112233445566778899aabbccddeeff", checksum: nil)
+                }))
+            #expect(try await stack.store.headObject(bucket: "photos", key: "trip/thumb-400.jpg") != nil)
+            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true)) == nil)
+            let again = try await s3.send(.get, thumb)
+            #expect(again.status == .ok)
+            #expect(Array(again.body.readableBytesView) != Array(regular.body.readableBytesView))
+            // Derived again from the new source, it is answered here again.
+            let renewed = try #require(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true)))
+            #expect(renewed.body.map { Array($0.readableBytesView) } == Array(again.body.readableBytesView))
+        }
+        try await stack.workers?.shutdown()
     }
 
     /// The live server: plain reads answered in the pipeline, in order with the requests before
