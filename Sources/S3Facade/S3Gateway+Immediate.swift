@@ -21,8 +21,9 @@ extension S3Gateway {
     /// Nil means the request takes the regular path: anything but a plain read of an object kept
     /// in the index (ranges, conditions, checksums, part numbers, variants not stored for the
     /// current `original.jpg`, keys that need a consent, control routes), a lookup that is not
-    /// at hand (a tenant key or the tenant list not cached, another store), and every failure. The regular path then makes the same
-    /// decisions again and answers errors the one way it always does.
+    /// at hand (a tenant key or the tenant list not cached, another store), and every failure.
+    /// The regular path then makes the same decisions again and answers errors the one way it
+    /// always does.
     public func immediateAnswer(to head: HTTPRequest) -> ImmediateAnswer? {
         guard head.method == .get || head.method == .head, let immediate else { return nil }
         for field in head.headerFields where Self.needsRegularPath(field) { return nil }
