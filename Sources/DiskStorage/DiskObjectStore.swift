@@ -30,12 +30,15 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
     public let recovery: RecoveryReport
     /// The metadata index.
     public let index: any ObjectIndex
+    /// ``index`` when it reads on the calling thread (looked up once, not on every GET).
+    private let immediateIndex: (any ImmediateObjectIndex)?
     let files: BlobFiles
     let leases = BlobLeases()
 
     private init(files: BlobFiles, index: any ObjectIndex, minimumPartSize: Int64, inlineLimit: Int64, recovery: RecoveryReport) {
         self.files = files
         self.index = index
+        self.immediateIndex = index as? any ImmediateObjectIndex
         self.minimumPartSize = minimumPartSize
         self.inlineLimit = inlineLimit
         self.recovery = recovery
@@ -141,8 +144,7 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
     /// The object's bytes when its record keeps them and the index reads on the calling thread
     /// (``ImmediateObjectReads``). Such bytes need no file, so no lease.
     public func inlineObjectNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)? {
-        guard let index = index as? any ImmediateObjectIndex,
-              let record = try? index.objectNow(bucket: bucket, key: key),
+        guard let record = try? immediateIndex?.objectNow(bucket: bucket, key: key),
               let bytes = record.inlineData
         else { return nil }
         return (record.info, bytes)
@@ -150,7 +152,7 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
 
     /// Both records in one read (``ImmediateObjectReads``).
     public func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)? {
-        guard let index = index as? any ImmediateObjectIndex, let (record, otherRecord) = try? index.objectsNow(bucket: bucket, key, other) else {
+        guard let (record, otherRecord) = try? immediateIndex?.objectsNow(bucket: bucket, key, other) else {
             return nil
         }
         let object = record.flatMap { record in record.inlineData.map { (record.info, $0) } }

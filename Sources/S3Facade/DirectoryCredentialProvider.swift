@@ -7,11 +7,14 @@ import SigV4
 public struct DirectoryCredentialProvider: CredentialProvider, ImmediateCredentials {
     private let root: SigV4Credentials
     private let store: any PolicyStore
+    /// ``store`` when it answers from its cache without suspending (looked up once).
+    private let immediateStore: (any ImmediatePolicyReads)?
 
     /// Creates a provider.
     public init(root: SigV4Credentials, store: any PolicyStore) {
         self.root = root
         self.store = store
+        self.immediateStore = store as? any ImmediatePolicyReads
     }
 
     public func credential(for accessKeyID: String) async throws -> StoredCredential? {
@@ -23,7 +26,7 @@ public struct DirectoryCredentialProvider: CredentialProvider, ImmediateCredenti
     /// Root's pair, or a tenant key the store holds at hand (``ImmediatePolicyReads``).
     public func credentialNow(for accessKeyID: String) -> StoredCredential? {
         if let root = rootCredential(accessKeyID) { return root }
-        guard let store = store as? any ImmediatePolicyReads, let found = store.accessKeyNow(id: accessKeyID) else { return nil }
+        guard let found = immediateStore?.accessKeyNow(id: accessKeyID) else { return nil }
         return Self.tenantCredential(found)
     }
 

@@ -69,9 +69,11 @@ extension S3Gateway {
     /// an interim response, the end of the connection, or what selects or conditions the answer.
     static func needsRegularPath(_ field: HTTPField) -> Bool {
         switch field.name {
-        case .contentLength: field.value != "0"
-        case .connection: field.value.lowercased().contains("close") || field.value.lowercased().contains("upgrade")
-        default: regularPathHeaders.contains(field.name)
+        case .contentLength: return field.value != "0"
+        case .connection:
+            let value = field.value.lowercased()
+            return value.contains("close") || value.contains("upgrade")
+        default: return regularPathHeaders.contains(field.name)
         }
     }
 

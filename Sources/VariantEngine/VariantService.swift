@@ -23,6 +23,8 @@ public struct VariantEvents: Sendable {
 /// was made from the current source.
 public final class VariantService: Sendable {
     let store: any ObjectStore
+    /// ``store`` when it reads small objects on the calling thread (looked up once).
+    private let immediateReads: (any ImmediateObjectReads)?
     let pipeline: VariantPipeline
     let workers: VariantWorkers
     /// The presets variant keys may name.
@@ -36,6 +38,7 @@ public final class VariantService: Sendable {
     public init(store: any ObjectStore, pipeline: VariantPipeline = VariantPipeline(), workers: VariantWorkers,
                 presets: [VariantPreset] = VariantPreset.defaults, prewarm: [String] = [], events: VariantEvents = VariantEvents()) {
         self.store = store
+        self.immediateReads = store as? any ImmediateObjectReads
         self.pipeline = pipeline
         self.workers = workers
         self.presets = presets
@@ -91,8 +94,8 @@ public final class VariantService: Sendable {
     /// bytes. Nil in every other case (not a variant key, another source format, a variant to
     /// derive, a store that cannot read at once): ``open(bucket:key:watermark:)`` decides those.
     public func storedNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)? {
-        guard let address = VariantAddress.parse(key, presets: presets), let reads = store as? any ImmediateObjectReads,
-              let (stored, jpeg) = reads.inlineObjectNow(bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg"),
+        guard let address = VariantAddress.parse(key, presets: presets),
+              let (stored, jpeg) = immediateReads?.inlineObjectNow(bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg"),
               let stored
         else { return nil }
         if stored.info.origin == .client { return stored }
