@@ -189,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "S3FacadeTests",
             dependencies: [
-                "S3Facade", "SigV4", "Storage", "DiskStorage", "SQLiteMetadata", "Policy", "PolicyStore", "VariantEngine",
+                "S3Facade", "SigV4", "Storage", "Integrity", "DiskStorage", "SQLiteMetadata", "Policy", "PolicyStore", "VariantEngine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

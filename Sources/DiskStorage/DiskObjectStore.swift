@@ -21,7 +21,7 @@ import _NIOFileSystem
 ///
 /// - Important: one process per root: ``init(root:index:minimumPartSize:)`` deletes files of
 ///   writes in flight.
-public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
+public final class DiskObjectStore: ObjectStore, ImmediateObjectReads, ImmediateObjectWrites {
     /// Smallest size of a multipart part other than the last.
     public let minimumPartSize: Int64
     /// Largest declared length kept in the index record (0: every object in a blob file).
@@ -32,6 +32,8 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
     public let index: any ObjectIndex
     /// ``index`` when it reads on the calling thread (looked up once, not on every GET).
     private let immediateIndex: (any ImmediateObjectIndex)?
+    /// ``index`` when it commits without suspending its caller.
+    private let immediateCommits: (any ImmediateObjectCommits)?
     let files: BlobFiles
     let leases = BlobLeases()
 
@@ -39,6 +41,7 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
         self.files = files
         self.index = index
         self.immediateIndex = index as? any ImmediateObjectIndex
+        self.immediateCommits = index as? any ImmediateObjectCommits
         self.minimumPartSize = minimumPartSize
         self.inlineLimit = inlineLimit
         self.recovery = recovery
@@ -117,16 +120,55 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads {
             let blob = try await files.write(body)
             (id, size, digest, inlineData) = (blob.id, blob.size, blob.digest, nil)
         }
+        let record = Self.singlePartRecord(
+            bucket: bucket, key: key, attributes: attributes, origin: origin, blob: id, size: size, digest: digest,
+            inlineData: inlineData)
+        let index = self.index
+        return try await commit(newBlobs: record.blobFiles) {
+            (record.info, try await index.commitObject(record, precondition: precondition))
+        }
+    }
+
+    /// Commits a small object whose bytes are at hand and verified (``ImmediateObjectWrites``):
+    /// the record `putObject` makes for it, through the index's group commit. The bucket is
+    /// checked in the transaction.
+    public func putInlineNow(
+        bucket: String, key: String, attributes: ObjectAttributes, origin: ObjectOrigin, bytes: ByteBuffer,
+        digest: UploadDigest, mayRunHere: Bool, done: @escaping @Sendable (Result<ObjectInfo, any Error>) -> Void
+    ) -> Bool {
+        guard let immediateCommits, inlineLimit > 0, Int64(bytes.readableBytes) <= inlineLimit else { return false }
+        let record = Self.singlePartRecord(
+            bucket: bucket, key: key, attributes: attributes, origin: origin, blob: .random(),
+            size: Int64(bytes.readableBytes), digest: digest, inlineData: bytes)
+        let (files, leases) = (self.files, self.leases)
+        immediateCommits.commitObject(record, precondition: .none, mayRunHere: mayRunHere) { outcome in
+            switch outcome {
+            case .success(let freed) where freed.isEmpty:
+                done(.success(record.info))
+            case .success(let freed):
+                // As `commit` does: the replaced version's files go before the answer.
+                Task {
+                    await files.remove(leases.retire(freed))
+                    done(.success(record.info))
+                }
+            case .failure(let error):
+                done(.failure(error))
+            }
+        }
+        return true
+    }
+
+    /// The record of a new single-part object, stamped now.
+    private static func singlePartRecord(
+        bucket: String, key: String, attributes: ObjectAttributes, origin: ObjectOrigin, blob: BlobID, size: Int64,
+        digest: UploadDigest, inlineData: ByteBuffer?
+    ) -> ObjectRecord {
         let part = ObjectPart(number: 1, size: size, etag: digest.md5Hex, checksum: digest.checksum)
         let info = ObjectInfo(
             bucket: bucket, key: key, size: size, etag: digest.md5Hex, lastModified: StorageClock.now(),
             attributes: attributes, checksum: digest.checksum, parts: [part], isMultipart: false, origin: origin
         )
-        let record = ObjectRecord(info: info, blobs: [id], inlineData: inlineData)
-        let index = self.index
-        return try await commit(newBlobs: record.blobFiles) {
-            (info, try await index.commitObject(record, precondition: precondition))
-        }
+        return ObjectRecord(info: info, blobs: [blob], inlineData: inlineData)
     }
 
     /// Opens the current version; the reader keeps streaming that version whatever happens to

@@ -125,8 +125,8 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
     let base: Base
     let loads: LoopLoads
     let quietBelow: Int
-    /// Reads answered in the pipeline (``ImmediateReadHandler``); nil: none.
-    let immediate: (@Sendable (HTTPRequest) -> ImmediateAnswer?)?
+    /// Requests answered in the pipeline (``ImmediateRequestHandler``); nil: none.
+    let immediate: (any ImmediateResponder)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let set = base.setup(channel: channel, logger: logger)
@@ -135,7 +135,8 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
             // After the connection state handler, so that it sees these answers too.
             let pipeline = channel.pipeline.syncOperations
             let state = try pipeline.context(handlerType: HTTPConnectionStateHandler.self)
-            try pipeline.addHandler(ImmediateReadHandler(answer: immediate), position: .after(state.handler))
+            let handler = ImmediateRequestHandler(responder: immediate, load: loads.load(of: channel.eventLoop))
+            try pipeline.addHandler(handler, position: .after(state.handler))
             return value
         }
     }
@@ -154,10 +155,10 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
 extension HTTPServerBuilder {
     /// Hummingbird's HTTP/1 server, with handlers run on their connection's event loop while
     /// it has fewer than `quietBelow` requests in progress (see ``QuietLoopExecutor``).
-    /// With `immediate`, reads it can answer at once are answered in the channel pipeline
-    /// (``ImmediateReadHandler``, ``S3Gateway/immediateAnswer(to:)``).
+    /// With `immediate`, the requests it can answer without a per-request task are answered in
+    /// the channel pipeline (``ImmediateRequestHandler``).
     public static func http1(
-        configuration: HTTP1Channel.Configuration, quietBelow: Int, immediate: (@Sendable (HTTPRequest) -> ImmediateAnswer?)? = nil
+        configuration: HTTP1Channel.Configuration, quietBelow: Int, immediate: (any ImmediateResponder)? = nil
     ) -> HTTPServerBuilder {
         let loads = LoopLoads()
         var configuration = configuration

@@ -21,14 +21,24 @@ extension S3Gateway {
     ///   content type is the sniffed one when the declared one was missing or generic.
     /// - Throws: ``ContentRefusal``, or the body's own errors.
     func screenContent(_ grant: Grant, attributes: ObjectAttributes, body: UploadBody) async throws -> (UploadBody, ObjectAttributes) {
-        guard let limits = grant.uploadLimits else { return (body, attributes) }
+        guard grant.uploadLimits != nil else { return (body, attributes) }
         let peeking = PeekingBody(body)
         let head = try await peeking.head(MediaKind.sniffLength)
+        return (peeking.uploadBody(), try screenHead(grant, attributes: attributes, head: head))
+    }
+
+    /// Checks an upload's first bytes (at least ``MediaKind/sniffLength`` of them, or all)
+    /// against the declared type.
+    /// - Returns: the attributes to store, whose content type is the sniffed one when the
+    ///   declared one was missing or generic.
+    /// - Throws: ``ContentRefusal``.
+    func screenHead(_ grant: Grant, attributes: ObjectAttributes, head: some Collection<UInt8>) throws -> ObjectAttributes {
+        guard let limits = grant.uploadLimits else { return attributes }
         var attributes = attributes
         if let sniffed = try limits.checkContent(declared: attributes.contentType, head: head) {
             attributes.contentType = sniffed
         }
-        return (peeking.uploadBody(), attributes)
+        return attributes
     }
 
     /// Whether a multipart upload's first bytes must be checked: the rule restricts types, or

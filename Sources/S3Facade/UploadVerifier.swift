@@ -30,13 +30,8 @@ struct UploadExpectations: Sendable {
     static func from(
         headers: HTTPFields, auth: SigV4Authenticated, maxLength: Int64, lengthRequired: Bool = false
     ) throws(S3Error) -> UploadExpectations {
-        let streaming: Bool
-        switch auth.payload {
-        case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer: streaming = true
-        case .unsigned, .sha256: streaming = false
-        }
         var length: Int64?
-        if streaming {
+        if auth.payload.isChunked {
             guard let text = headers[.amzDecodedContentLength], let value = Int64(text), value >= 0 else {
                 throw S3Error(.missingContentLength, "You must provide the x-amz-decoded-content-length HTTP header.")
             }
@@ -122,9 +117,7 @@ final class UploadVerifier: @unchecked Sendable {
     init(body: RequestBody, expectations: UploadExpectations) throws(S3Error) {
         self.expectations = expectations
         self.source = body.makeAsyncIterator()
-        var sha256 = false
         switch expectations.payload {
-        case .sha256: sha256 = true
         case .streamingSigned, .streamingSignedTrailer:
             guard let context = expectations.chunkContext else {
                 throw S3Error(.invalidRequest, "Missing chunk signing context.")
@@ -134,9 +127,9 @@ final class UploadVerifier: @unchecked Sendable {
                 expectedTrailers: expectations.declaredTrailers)
         case .streamingUnsignedTrailer:
             decoder = AWSChunkedDecoder(mode: .unsignedWithTrailer, expectedTrailers: expectations.declaredTrailers)
-        case .unsigned: break
+        case .unsigned, .sha256: break
         }
-        self.digester = PipelinedDigester(BodyDigester(md5: true, sha256: sha256, checksum: expectations.checksumAlgorithm))
+        self.digester = PipelinedDigester(expectations.digester())
     }
 
     /// The verified body for a store.
@@ -196,34 +189,71 @@ final class UploadVerifier: @unchecked Sendable {
 
     private func account(_ buffer: ByteBuffer) throws {
         received += Int64(buffer.readableBytes)
-        if received > expectations.maxLength {
-            throw S3Error(.entityTooLarge, "Your proposed upload exceeds the maximum allowed size")
-        }
-        if let length = expectations.length, received > length {
-            throw S3Error(.invalidRequest, "The request body is longer than its declared length.")
-        }
+        try expectations.checkReceived(received)
     }
 
     private func finish() async throws -> UploadDigest {
-        if let length = expectations.length, received != length {
-            throw S3Error(.incompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
-        }
+        try expectations.checkComplete(received)
         // Buffers received but not handed out (a consumer that stopped early) are hashed too,
         // as every received byte always was.
         for buffer in pending { await digester.update(buffer) }
         pending.removeAll()
-        let digests = await digester.finalize()
-        if case .sha256(let expected) = expectations.payload, digests.sha256Hex != expected.lowercased() {
+        return try expectations.check(await digester.finalize(), trailers: trailers)
+    }
+}
+
+extension UploadExpectations {
+    /// The digests a body of this request needs: MD5 always (the ETag), the payload's SHA-256
+    /// when it was signed, and the requested checksum.
+    func digester() -> BodyDigester {
+        var sha256 = false
+        if case .sha256 = payload { sha256 = true }
+        return BodyDigester(md5: true, sha256: sha256, checksum: checksumAlgorithm)
+    }
+
+    /// Verifies a whole body that is at hand and not aws-chunked (a small PUT answered on the
+    /// event loop): its length, then the checks ``UploadVerifier`` makes at its end.
+    /// - Throws: ``S3Error``, as ``UploadVerifier`` would for the same body.
+    func verify(whole body: ByteBuffer) throws(S3Error) -> UploadDigest {
+        try checkReceived(Int64(body.readableBytes))
+        try checkComplete(Int64(body.readableBytes))
+        var digester = digester()
+        body.withUnsafeReadableBytes { digester.update($0) }
+        return try check(digester.finalize(), trailers: [])
+    }
+
+    /// Checks that `received` bytes of data are within the limit and the declared length.
+    func checkReceived(_ received: Int64) throws(S3Error) {
+        if received > maxLength {
+            throw S3Error(.entityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+        }
+        if let length, received > length {
+            throw S3Error(.invalidRequest, "The request body is longer than its declared length.")
+        }
+    }
+
+    /// Checks that a body that ended after `received` bytes of data had its declared length.
+    func checkComplete(_ received: Int64) throws(S3Error) {
+        if let length, received != length {
+            throw S3Error(.incompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+        }
+    }
+
+    /// Checks a whole body's digests against the payload hash, Content-MD5 and checksum the
+    /// request declared (in headers, or in `trailers`).
+    /// - Returns: the ETag's MD5 and the checksum to store.
+    func check(_ digests: BodyDigests, trailers: [SigV4Trailer]) throws(S3Error) -> UploadDigest {
+        if case .sha256(let expected) = payload, digests.sha256Hex != expected.lowercased() {
             throw S3Error(.xAmzContentSHA256Mismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
         }
-        guard let md5 = digests.md5 else { throw S3Error(.internalError, "MD5 missing") }
-        if let expected = expectations.md5, expected != md5 {
+        guard let computedMD5 = digests.md5 else { throw S3Error(.internalError, "MD5 missing") }
+        if let expected = md5, expected != computedMD5 {
             throw S3Error(.badDigest, "The Content-MD5 you specified did not match what we received.")
         }
         var stored: StoredChecksum?
-        if let algorithm = expectations.checksumAlgorithm, let computed = digests.checksum?.base64 {
-            var expected = expectations.checksumValue
-            if expectations.checksumInTrailer {
+        if let algorithm = checksumAlgorithm, let computed = digests.checksum?.base64 {
+            var expected = checksumValue
+            if checksumInTrailer {
                 guard let value = trailers.first(where: { $0.name == algorithm.headerName })?.value else {
                     throw S3Error(.invalidRequest, "The trailing checksum \(algorithm.headerName) was not sent.")
                 }
@@ -234,6 +264,6 @@ final class UploadVerifier: @unchecked Sendable {
             }
             stored = StoredChecksum(algorithm: algorithm.rawValue, value: computed)
         }
-        return UploadDigest(md5Hex: Hex.encode(md5), checksum: stored)
+        return UploadDigest(md5Hex: Hex.encode(computedMD5), checksum: stored)
     }
 }

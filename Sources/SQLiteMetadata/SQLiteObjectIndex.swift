@@ -4,7 +4,7 @@ import Storage
 
 /// The ``ObjectIndex`` in SQLite: one `DatabasePool` transaction per call, keys as `BLOB`s,
 /// listings driven by ``ListingMachine`` inside one read transaction (a consistent snapshot).
-public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex {
+public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex, ImmediateObjectCommits {
     /// The shared database.
     public let database: SQLiteDatabase
     private let commits = CommitGroup()
@@ -118,6 +118,17 @@ public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex {
     /// - Throws: ``StorageError/Code/noSuchBucket``, ``StorageError/Code/preconditionFailed``.
     public func commitObject(_ record: ObjectRecord, precondition: WritePrecondition) async throws -> [BlobID] {
         try await commits.commit(record, precondition: precondition, pool: database.pool, mapError: Self.storageError)
+    }
+
+    /// The same commit, reported through `done` on the commit group's thread
+    /// (``ImmediateObjectCommits``).
+    public func commitObject(
+        _ record: ObjectRecord, precondition: WritePrecondition, mayRunHere: Bool,
+        done: @escaping @Sendable (Result<[BlobID], any Error>) -> Void
+    ) {
+        commits.enqueue(
+            record, precondition: precondition, pool: database.pool, mapError: Self.storageError, mayRunHere: mayRunHere,
+            done: done)
     }
 
     /// Removes the current version of a key.

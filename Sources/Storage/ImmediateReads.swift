@@ -9,6 +9,20 @@ public protocol ImmediateObjectIndex: Sendable {
     func objectsNow(bucket: String, _ first: String, _ second: String) throws -> (ObjectRecord?, ObjectRecord?)
 }
 
+/// An index that can commit an object record without the caller suspending: it reports the
+/// outcome through a callback (``ObjectIndex/commitObject(_:precondition:)`` is the async form
+/// of the same commit).
+public protocol ImmediateObjectCommits: Sendable {
+    /// Commits `record` if `precondition` holds, like ``ObjectIndex/commitObject(_:precondition:)``,
+    /// and calls `done` exactly once, on whatever thread the commit ended, with the replaced
+    /// version's blobs or the error.
+    /// - Parameter mayRunHere: the calling thread may run the commit itself, blocking, when no
+    ///   other commit is running (an event loop with no other request in progress).
+    func commitObject(
+        _ record: ObjectRecord, precondition: WritePrecondition, mayRunHere: Bool,
+        done: @escaping @Sendable (Result<[BlobID], any Error>) -> Void)
+}
+
 /// A store that can hand over a small object whose bytes its index keeps, on the calling
 /// thread and without suspending: the HTTP server answers such GETs on the connection's event
 /// loop (``ObjectStore/openObject(bucket:key:)`` is the general way to read).
@@ -20,4 +34,25 @@ public protocol ImmediateObjectReads: Sendable {
     /// `key`'s info and bytes (nil when missing or not kept in its record) and `other`'s info,
     /// read together. Nil when the read fails or cannot be made at once.
     func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)?
+}
+
+/// A store that can take a small object whose bytes are all at hand and already verified,
+/// without the caller suspending: the HTTP server commits such PUTs from the connection's
+/// event loop (``ObjectStore/putObject(bucket:key:attributes:precondition:origin:body:)`` is
+/// the general way to write).
+public protocol ImmediateObjectWrites: Sendable {
+    /// The largest object ``putInlineNow(bucket:key:attributes:origin:bytes:digest:mayRunHere:done:)`` takes.
+    var inlineLimit: Int64 { get }
+    /// Starts committing `bytes` as the new version of `key`, kept in its index record, as
+    /// `putObject` with no precondition would; calls `done` exactly once, on any thread, when
+    /// the version is visible (and the version it replaced is gone) or with the error that
+    /// left everything as it was.
+    /// - Parameter mayRunHere: the calling thread may run the commit itself, blocking
+    ///   (``ImmediateObjectCommits/commitObject(_:precondition:mayRunHere:done:)``).
+    /// - Returns: false, without calling `done`, when this store does not keep such an object
+    ///   in its index (too large, or an index that cannot commit without suspending).
+    func putInlineNow(
+        bucket: String, key: String, attributes: ObjectAttributes, origin: ObjectOrigin, bytes: ByteBuffer,
+        digest: UploadDigest, mayRunHere: Bool, done: @escaping @Sendable (Result<ObjectInfo, any Error>) -> Void
+    ) -> Bool
 }

@@ -115,7 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
                 additionalChannelHandlers: [ReceiveBufferHandler(), ExpectContinueHandler(registry: continueRegistry)],
                 idleTimeout: .seconds(300)),
             quietBelow: 2,
-            immediate: { gateway.immediateAnswer(to: $0) })
+            immediate: gateway)
         let server: HTTPServerBuilder
         if let cert = settings.tlsCert, let key = settings.tlsKey {
             let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }

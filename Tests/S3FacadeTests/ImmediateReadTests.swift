@@ -16,7 +16,7 @@ import Synchronization
 import Testing
 import VariantEngine
 
-/// Reads answered on the event loop (`S3Gateway.immediateAnswer`, `ImmediateReadHandler`) over
+/// Reads answered on the event loop (`S3Gateway.immediateAnswer`, `ImmediateRequestHandler`) over
 /// a disk store and SQLite files: the same answer as the regular path, or none.
 struct ImmediateReadTests {
     /// A gateway over a disk store, its SQLite index and a SQLite policy store in a temp dir.
@@ -240,12 +240,9 @@ struct ImmediateReadTests {
         let stack = try await Stack()
         defer { stack.remove() }
         let gateway = stack.gateway
-        let counter = Counter()
-        let server = HTTPServerBuilder.http1(configuration: .init(), quietBelow: 2, immediate: { head in
-            let answer = gateway.immediateAnswer(to: head)
-            if answer != nil { counter.add() }
-            return answer
-        })
+        let counting = CountingResponder(base: gateway)
+        let counter = counting.reads
+        let server = HTTPServerBuilder.http1(configuration: .init(), quietBelow: 2, immediate: counting)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let app = Application(responder: gateway, server: server, eventLoopGroupProvider: .shared(group))
         try await app.test(.live) { client in
@@ -280,11 +277,15 @@ struct ImmediateReadTests {
         try await group.shutdownGracefully()
     }
 
-    /// Sends `send` on a new connection and collects what comes back until `until` holds.
+    /// Sends `send` on a new connection and collects what comes back until `until` holds, or
+    /// for 30 seconds at most (then the connection is closed and what came back is returned).
     static func exchange(port: Int, send: String, until: @escaping @Sendable (String) -> Bool) async throws -> String {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
             }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: send))
@@ -294,6 +295,31 @@ struct ImmediateReadTests {
                 if until(text) { break }
             }
             return text
+        }
+    }
+
+    /// A gateway whose immediate answers and writes are counted.
+    struct CountingResponder: ImmediateResponder {
+        let base: S3Gateway
+        let reads = Counter()
+        let writes = Counter()
+        let writesGivenBack = Counter()
+
+        func immediateAnswer(to head: HTTPRequest) -> ImmediateAnswer? {
+            let answer = base.immediateAnswer(to: head)
+            if answer != nil { reads.add() }
+            return answer
+        }
+
+        var immediateWriteLimit: Int { base.immediateWriteLimit }
+
+        func immediateWrite(
+            _ head: HTTPRequest, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
+        ) -> Bool {
+            base.immediateWrite(head, body: body, quiet: quiet) { [writes, writesGivenBack] made in
+                if made != nil { writes.add() } else { writesGivenBack.add() }
+                answer(made)
+            }
         }
     }
 

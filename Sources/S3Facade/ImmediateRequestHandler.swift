@@ -1,0 +1,218 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+
+/// Answers in the channel pipeline, on the connection's event loop, the requests an
+/// ``ImmediateResponder`` can answer without a per-request task: plain reads at once
+/// (``S3Gateway/immediateAnswer(to:)``), small PUTs once their commit ends
+/// (``S3Gateway/immediateWrite(_:body:quiet:answer:)``). Every other request passes on unchanged.
+///
+/// Hummingbird hands each request to an async handler through `NIOAsyncChannel` and writes the
+/// answer back through it; for a 4 KiB GET that costs more than the GET itself (measured against
+/// a plain SwiftNIO server on this machine kind: bench/PROFILE.md, session 11), and a PUT's body
+/// crosses the same way.
+///
+/// It sits after Hummingbird's `HTTPConnectionStateHandler`, so that answers written here
+/// count for the idle timeout and for graceful shutdown like any other. Answers leave in
+/// request order:
+/// - a request is taken here only while no earlier request of the connection is still being
+///   answered by Hummingbird;
+/// - while a write taken here awaits its commit, what arrives after it waits here, in order,
+///   and the connection is not read further; then it is handled as if it had just arrived.
+///
+/// A GET or HEAD is held until its end shows it has no body. A PUT whose declared length is
+/// within the responder's limit (and that does not wait for `100 Continue`) is held with its
+/// body until its end; a write declined then, or given back after a failed commit, passes on
+/// whole (head, body, end) to Hummingbird.
+final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// A request kept here: its head and the body so far.
+    private struct Held {
+        var head: HTTPRequest
+        var body: ByteBuffer?
+    }
+
+    /// What arrived while a write was in flight.
+    private enum Arrival {
+        case part(HTTPRequestPart)
+        case event(Any)
+    }
+
+    private let responder: any ImmediateResponder
+    private let writeLimit: Int
+    /// The requests in progress on this connection's event loop.
+    private let load: LoopLoad
+    /// Requests passed on whose answers have not been fully written.
+    private var passedOn = 0
+    /// A request kept until its end shows whether it can be answered here.
+    private var held: Held?
+    /// The write taken here whose commit has not ended.
+    private var writing: Held?
+    /// Parts and events that arrived while `writing` was set, in order.
+    private var arrived = CircularBuffer<Arrival>()
+    /// A read the pipeline asked for while `writing` was set.
+    private var readDeferred = false
+    private var active = true
+    /// The `Date` header of the current second.
+    private var date: (second: Int, value: String) = (0, "")
+
+    init(responder: any ImmediateResponder, load: LoopLoad) {
+        self.responder = responder
+        self.load = load
+        self.writeLimit = responder.immediateWriteLimit
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if writing != nil {
+            arrived.append(.part(part))
+        } else {
+            handle(part, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // An input closed after a PUT must not reach Hummingbird before that PUT's answer.
+        if writing != nil {
+            arrived.append(.event(event))
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        active = false
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if writing != nil {
+            readDeferred = true
+        } else {
+            context.read()
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), passedOn > 0 { passedOn -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head):
+            if passedOn == 0 && takes(head) {
+                held = Held(head: head)
+                return
+            }
+            passedOn += 1
+        case .body(let buffer):
+            if var request = held {
+                held = nil
+                if request.head.method == .put && (request.body?.readableBytes ?? 0) + buffer.readableBytes <= writeLimit {
+                    if request.body == nil {
+                        request.body = buffer
+                    } else {
+                        request.body!.writeImmutableBuffer(buffer)
+                    }
+                    held = request
+                    return
+                }
+                passOn(request, ended: false, context: context)
+            }
+        case .end:
+            if let request = held {
+                held = nil
+                if request.head.method == .put {
+                    if startWrite(request, context: context) { return }
+                } else if let made = responder.immediateAnswer(to: request.head) {
+                    write(made, context: context)
+                    return
+                }
+                passOn(request, ended: false, context: context)
+            }
+        }
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    /// Whether a request head may be answered here, once its end arrives.
+    private func takes(_ head: HTTPRequest) -> Bool {
+        if head.method == .get || head.method == .head { return true }
+        guard head.method == .put, writeLimit > 0,
+              let length = head.headerFields[.contentLength].flatMap(Int.init), length <= writeLimit
+        else { return false }
+        // A client waiting for `100 Continue` sends no body until the regular path reads it.
+        return head.headerFields[.expect] == nil && head.headerFields[.mediagateContinue] == nil
+            && head.headerFields[.transferEncoding] == nil
+    }
+
+    /// Passes a held request on to Hummingbird: its head, its body so far, and its end if
+    /// `ended` (else the caller passes on what follows).
+    private func passOn(_ request: Held, ended: Bool, context: ChannelHandlerContext) {
+        passedOn += 1
+        context.fireChannelRead(wrapInboundOut(.head(request.head)))
+        if let body = request.body { context.fireChannelRead(wrapInboundOut(.body(body))) }
+        if ended { context.fireChannelRead(wrapInboundOut(.end(nil))) }
+    }
+
+    private func startWrite(_ request: Held, context: ChannelHandlerContext) -> Bool {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        writing = request
+        // This request is the loop's only one in progress: its commit may run right here.
+        let quiet = load.requests.load(ordering: .relaxed) <= 1
+        let started = responder.immediateWrite(request.head, body: request.body ?? ByteBuffer(), quiet: quiet) { answer in
+            loop.execute { bound.value.handler.writeEnded(answer, context: bound.value.context) }
+        }
+        if !started { writing = nil }
+        return started
+    }
+
+    /// A write taken here ended: its answer goes out (or the request to Hummingbird), then what
+    /// arrived meanwhile is handled.
+    private func writeEnded(_ answer: ImmediateAnswer?, context: ChannelHandlerContext) {
+        guard let request = writing else { return }
+        writing = nil
+        guard active else { return }
+        if let answer {
+            write(answer, context: context)
+        } else {
+            passOn(request, ended: true, context: context)
+        }
+        while writing == nil, let next = arrived.popFirst() {
+            switch next {
+            case .part(let part): handle(part, context: context)
+            case .event(let event): context.fireUserInboundEventTriggered(event)
+            }
+        }
+        // Hummingbird takes what it was given at the end of a read.
+        context.fireChannelReadComplete()
+        if writing == nil && readDeferred {
+            readDeferred = false
+            context.read()
+        }
+    }
+
+    private func write(_ made: ImmediateAnswer, context: ChannelHandlerContext) {
+        var head = made.head
+        head.headerFields[.date] = currentDate()
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body = made.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// The `Date` header, formatted once a second.
+    private func currentDate() -> String {
+        let now = Date()
+        let second = Int(now.timeIntervalSince1970)
+        if second != date.second { date = (second, HTTPDate.rfc1123(now)) }
+        return date.value
+    }
+}
