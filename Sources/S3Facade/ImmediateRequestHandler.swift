@@ -20,8 +20,9 @@ import NIOHTTPTypes
 /// request order:
 /// - a request is taken here only while no earlier request of the connection is still being
 ///   answered by Hummingbird;
-/// - while a write taken here awaits its commit, what arrives after it waits here, in order,
-///   and the connection is not read further; then it is handled as if it had just arrived.
+/// - while a write taken here awaits its commit, what arrives after it (request parts, inbound
+///   events, errors) waits here, in order, and the connection is not read further; then it is
+///   handled as if it had just arrived.
 ///
 /// A GET or HEAD is held until its end shows it has no body. A PUT whose declared length is
 /// within the responder's limit (and that does not wait for `100 Continue`) is held with its
@@ -43,6 +44,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private enum Arrival {
         case part(HTTPRequestPart)
         case event(Any)
+        case error(any Error)
     }
 
     private let responder: any ImmediateResponder
@@ -59,7 +61,10 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var arrived = CircularBuffer<Arrival>()
     /// A read the pipeline asked for while `writing` was set.
     private var readDeferred = false
-    private var active = true
+    /// False once the handler left the pipeline (the connection closed): a write that ends
+    /// then has no one to answer. (`channelInactive` does not reach this handler:
+    /// Hummingbird's connection state handler before it keeps that event.)
+    private var inPipeline = true
     /// The `Date` header of the current second.
     private var date: (second: Int, value: String) = (0, "")
 
@@ -87,9 +92,18 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        active = false
-        context.fireChannelInactive()
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A decoding error after a PUT must not end the connection before that PUT's answer.
+        if writing != nil {
+            arrived.append(.error(error))
+        } else {
+            context.fireErrorCaught(error)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        inPipeline = false
+        arrived.removeAll()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -180,16 +194,20 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func writeEnded(_ answer: ImmediateAnswer?, context: ChannelHandlerContext) {
         guard let request = writing else { return }
         writing = nil
-        guard active else { return }
+        guard inPipeline && context.channel.isActive else {
+            arrived.removeAll()
+            return
+        }
         if let answer {
             write(answer, context: context)
         } else {
             passOn(request, ended: true, context: context)
         }
-        while writing == nil, let next = arrived.popFirst() {
+        while writing == nil, inPipeline, let next = arrived.popFirst() {
             switch next {
             case .part(let part): handle(part, context: context)
             case .event(let event): context.fireUserInboundEventTriggered(event)
+            case .error(let error): context.fireErrorCaught(error)
             }
         }
         // Hummingbird takes what it was given at the end of a read.

@@ -27,7 +27,9 @@ struct ImmediateReadTests {
         let store: DiskObjectStore
         let workers: VariantWorkers?
 
-        init(inlineLimit: Int64 = DiskObjectStore.defaultInlineLimit, variants: Bool = false) async throws {
+        init(
+            inlineLimit: Int64 = DiskObjectStore.defaultInlineLimit, variants: Bool = false, continueRegistry: ContinueRegistry? = nil
+        ) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-immediate-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let database = try SQLiteDatabase(path: directory.appendingPathComponent("meta.db").path)
@@ -41,7 +43,7 @@ struct ImmediateReadTests {
             gateway = S3Gateway(
                 configuration: GatewayConfiguration(), store: store,
                 credentials: DirectoryCredentialProvider(root: GatewayHarness.credentials, store: policy), policyStore: policy,
-                variants: workers.map { VariantService(store: store, workers: $0) })
+                continueRegistry: continueRegistry, variants: workers.map { VariantService(store: store, workers: $0) })
         }
 
         func remove() { try? FileManager.default.removeItem(at: directory) }

@@ -239,6 +239,70 @@ struct ImmediateWriteTests {
         }
     }
 
+    /// The live server, one connection, bytes sent in steps: a small PUT that waits for
+    /// `100 Continue` goes to Hummingbird (here it would wait for a body forever); a small PUT
+    /// whose body comes in two reads is taken here.
+    @Test func liveServerTakesBodiesInPiecesAndLeavesExpectContinue() async throws {
+        let registry = ContinueRegistry()
+        let stack = try await Stack(continueRegistry: registry)
+        defer { stack.remove() }
+        let counting = ImmediateReadTests.CountingResponder(base: stack.gateway)
+        let server = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(registry: registry)]),
+            quietBelow: 2, immediate: counting)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = Application(responder: stack.gateway, server: server, eventLoopGroupProvider: .shared(group))
+        try await app.test(.live) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            let port = try #require(client.port)
+            let expecting = s3.presigned(.put, "/photos/expecting", expires: 300)
+            let pieces = s3.presigned(.put, "/photos/pieces", expires: 300)
+            let replies = try await Self.converse(port: port, steps: [
+                ("PUT \(expecting) HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+                 { $0.contains("100 Continue") }),
+                ("abcd", { $0.contains("200 OK") }),
+                ("PUT \(pieces) HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\n\r\nxyz", { _ in true }),
+                ("uvw", { $0.contains("200 OK") }),
+            ])
+            #expect(replies[0].hasPrefix("HTTP/1.1 100 Continue"), "\(replies)")
+            #expect(replies[1].contains("HTTP/1.1 200 OK"), "\(replies)")
+            #expect(replies[3].contains("HTTP/1.1 200 OK"), "\(replies)")
+            // Only the second PUT was committed here.
+            #expect(counting.writes.value == 1)
+            #expect(try await s3.send(.get, "/photos/expecting").text == "abcd")
+            #expect(try await s3.send(.get, "/photos/pieces").text == "xyzuvw")
+        }
+        try await group.shutdownGracefully()
+    }
+
+    /// Sends each step's bytes on one connection and collects what comes back until the step's
+    /// condition holds (30 seconds at most in all); returns what each step collected.
+    static func converse(port: Int, steps: [(send: String, until: @Sendable (String) -> Bool)]) async throws -> [String] {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var replies: [String] = []
+            var iterator = inbound.makeAsyncIterator()
+            for (send, until) in steps {
+                try await outbound.write(ByteBuffer(string: send))
+                var text = ""
+                while !until(text), let buffer = try await iterator.next() {
+                    text += String(buffer: buffer)
+                }
+                replies.append(text)
+                // Lets the server read this step on its own before the next one is sent.
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return replies
+        }
+    }
+
     /// Files in the folders under `folder`.
     static func fileCount(under folder: URL) throws -> Int {
         let folders = try FileManager.default.contentsOfDirectory(atPath: folder.path)
