@@ -1,8 +1,10 @@
+import Dispatch
 import Foundation
 import NIOCore
 import PostgresTestSupport
 import PostgresMetadata
 import SQLiteMetadata
+import Synchronization
 import Testing
 
 @testable import Storage
@@ -169,6 +171,105 @@ struct ObjectIndexContractTests {
             if writer % 3 == 0 { #expect(stored?.info.etag == "e\(writer)") }
         }
         #expect(try await index.object(bucket: "b", key: "taken")?.info.etag == "first")
+    }
+
+    /// The SQLite index's commits through a callback (PUTs answered on the event loop), some
+    /// run on the caller's thread when no transaction is running, mixed with async ones: each
+    /// ends exactly once with its own outcome, and every one that succeeded is stored.
+    @Test(.timeLimit(.minutes(1))) func callbackCommitsEndOnceEachAmongAsyncOnes() async throws {
+        let (made, cleanUp) = try await Self.make(.sqlite)
+        defer { cleanUp() }
+        let index = try #require(made as? SQLiteObjectIndex)
+        let ended = Reports()
+        let writers = 96
+        await withTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    var record = Self.record("c\(writer)", parts: [1], etag: "e\(writer)")
+                    if writer % 4 == 3 { record.info.bucket = "nope" }
+                    if writer % 3 == 2 {
+                        let outcome: StorageError.Code?
+                        do {
+                            _ = try await index.commitObject(record, precondition: .none)
+                            outcome = nil
+                        } catch {
+                            outcome = Reports.code(error)
+                        }
+                        _ = ended.add(outcome, for: writer)
+                        return
+                    }
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        index.commitObject(record, precondition: .none, mayRunHere: writer % 3 == 0) { result in
+                            let outcome: StorageError.Code? = switch result {
+                            case .success: nil
+                            case .failure(let error): Reports.code(error)
+                            }
+                            if ended.add(outcome, for: writer) == 1 { continuation.resume() }
+                        }
+                    }
+                }
+            }
+        }
+        // Time for a second report of any commit, which would be a failure.
+        try await Task.sleep(for: .milliseconds(100))
+        let reports = ended.all
+        for writer in 0..<writers {
+            let expected: StorageError.Code? = writer % 4 == 3 ? .noSuchBucket : nil
+            #expect(reports[writer] == [expected], "writer \(writer)")
+            let stored = try await index.object(bucket: "b", key: "c\(writer)")
+            #expect((stored?.info.etag) == (expected == nil ? "e\(writer)" : nil), "writer \(writer)")
+        }
+    }
+
+    /// A caller that runs a transaction itself (`mayRunHere`) hands the commits that arrived
+    /// meanwhile to the group's queue: none of them waits for a next caller.
+    @Test func commitsThatArriveDuringACallersOwnAreCommitted() async throws {
+        let (made, cleanUp) = try await Self.make(.sqlite)
+        defer { cleanUp() }
+        let index = try #require(made as? SQLiteObjectIndex)
+        let ended = Reports()
+        // The writer is held for 300 ms: the first commit takes its batch (itself alone) and
+        // waits for the writer; the other three arrive while it waits.
+        DispatchQueue.global().async {
+            try? index.database.pool.write { _ in Thread.sleep(forTimeInterval: 0.3) }
+        }
+        for writer in 0..<4 {
+            DispatchQueue.global().asyncAfter(deadline: .now() + (writer == 0 ? 0.05 : 0.15)) {
+                index.commitObject(Self.record("h\(writer)", parts: [1]), precondition: .none, mayRunHere: true) { result in
+                    let outcome: StorageError.Code? = switch result {
+                    case .success: nil
+                    case .failure(let error): Reports.code(error)
+                    }
+                    _ = ended.add(outcome, for: writer)
+                }
+            }
+        }
+        // Waits for the four reports, 20 seconds at most.
+        for _ in 0..<2000 where ended.all.count < 4 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let reports = ended.all
+        for writer in 0..<4 {
+            #expect(reports[writer] == [nil], "writer \(writer)")
+            #expect(try await index.object(bucket: "b", key: "h\(writer)") != nil, "writer \(writer)")
+        }
+    }
+
+    /// Each commit's outcomes as reported, by writer.
+    final class Reports: Sendable {
+        private let state = Mutex<[Int: [StorageError.Code?]]>([:])
+
+        /// Adds one report; returns how many the writer has now.
+        func add(_ outcome: StorageError.Code?, for writer: Int) -> Int {
+            state.withLock { state in
+                state[writer, default: []].append(outcome)
+                return state[writer]!.count
+            }
+        }
+
+        var all: [Int: [StorageError.Code?]] { state.withLock { $0 } }
+
+        static func code(_ error: any Error) -> StorageError.Code? { (error as? StorageError)?.code ?? .internalError }
     }
 
     @Test(arguments: IndexKind.allCases)
