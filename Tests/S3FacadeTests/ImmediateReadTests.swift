@@ -47,6 +47,16 @@ struct ImmediateReadTests {
         }
 
         func remove() { try? FileManager.default.removeItem(at: directory) }
+
+        /// Adds tenant `name`, owning keys under `<name>/`; returns its key pair.
+        func addTenant(_ name: String) async throws -> SigV4Credentials {
+            let key = AccessKeyRecord.generate(tenant: name, now: Date())
+            try await policy.addTenant(TenantRecord(name: name, prefix: name + "/", buckets: [], createdAt: Date()), key: key)
+            return SigV4Credentials(accessKeyID: key.accessKeyID, secretAccessKey: key.secretAccessKey)
+        }
+
+        /// Bytes that start like a JPEG (for a key whose rule checks the content).
+        static let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x11, count: 96)
     }
 
     /// A request head as the server would see it: header-signed, or a presigned target.
@@ -159,10 +169,8 @@ struct ImmediateReadTests {
     @Test func tenantsAndConsentsAreChecked() async throws {
         let stack = try await Stack()
         defer { stack.remove() }
-        let key = AccessKeyRecord.generate(tenant: "acme", now: Date())
-        try await stack.policy.addTenant(TenantRecord(name: "acme", prefix: "acme/", buckets: [], createdAt: Date()), key: key)
-        let acme = SigV4Credentials(accessKeyID: key.accessKeyID, secretAccessKey: key.secretAccessKey)
-        let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x11, count: 96)
+        let acme = try await stack.addTenant("acme")
+        let jpeg = Stack.jpeg
         try await Application(responder: stack.gateway).test(.router) { client in
             let root = SignedClient(client: client)
             let tenant = root.signing(as: acme)
@@ -282,6 +290,12 @@ struct ImmediateReadTests {
     /// Sends `send` on a new connection and collects what comes back until `until` holds, or
     /// for 30 seconds at most (then the connection is closed and what came back is returned).
     static func exchange(port: Int, send: String, until: @escaping @Sendable (String) -> Bool) async throws -> String {
+        try await converse(port: port, steps: [(send, until)])[0]
+    }
+
+    /// Sends each step's bytes on one connection and collects what comes back until the step's
+    /// condition holds (30 seconds at most in all); returns what each step collected.
+    static func converse(port: Int, steps: [(send: String, until: @Sendable (String) -> Bool)]) async throws -> [String] {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
@@ -290,13 +304,19 @@ struct ImmediateReadTests {
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: send))
-            var text = ""
-            for try await buffer in inbound {
-                text += String(buffer: buffer)
-                if until(text) { break }
+            var replies: [String] = []
+            var iterator = inbound.makeAsyncIterator()
+            for (send, until) in steps {
+                try await outbound.write(ByteBuffer(string: send))
+                var text = ""
+                while !until(text), let buffer = try await iterator.next() {
+                    text += String(buffer: buffer)
+                }
+                replies.append(text)
+                // Lets the server read this step on its own before the next one is sent.
+                try await Task.sleep(for: .milliseconds(50))
             }
-            return text
+            return replies
         }
     }
 

@@ -164,10 +164,8 @@ struct ImmediateWriteTests {
     @Test func tenantsAndConsentsAreChecked() async throws {
         let stack = try await Stack()
         defer { stack.remove() }
-        let key = AccessKeyRecord.generate(tenant: "acme", now: Date())
-        try await stack.policy.addTenant(TenantRecord(name: "acme", prefix: "acme/", buckets: [], createdAt: Date()), key: key)
-        let acme = SigV4Credentials(accessKeyID: key.accessKeyID, secretAccessKey: key.secretAccessKey)
-        let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x11, count: 96)
+        let acme = try await stack.addTenant("acme")
+        let jpeg = Stack.jpeg
         try await Application(responder: stack.gateway).test(.router) { client in
             let root = SignedClient(client: client)
             let tenant = root.signing(as: acme)
@@ -258,7 +256,7 @@ struct ImmediateWriteTests {
             let port = try #require(client.port)
             let expecting = s3.presigned(.put, "/photos/expecting", expires: 300)
             let pieces = s3.presigned(.put, "/photos/pieces", expires: 300)
-            let replies = try await Self.converse(port: port, steps: [
+            let replies = try await ImmediateReadTests.converse(port: port, steps: [
                 ("PUT \(expecting) HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
                  { $0.contains("100 Continue") }),
                 ("abcd", { $0.contains("200 OK") }),
@@ -274,33 +272,6 @@ struct ImmediateWriteTests {
             #expect(try await s3.send(.get, "/photos/pieces").text == "xyzuvw")
         }
         try await group.shutdownGracefully()
-    }
-
-    /// Sends each step's bytes on one connection and collects what comes back until the step's
-    /// condition holds (30 seconds at most in all); returns what each step collected.
-    static func converse(port: Int, steps: [(send: String, until: @Sendable (String) -> Bool)]) async throws -> [String] {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
-                return channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        return try await channel.executeThenClose { inbound, outbound in
-            var replies: [String] = []
-            var iterator = inbound.makeAsyncIterator()
-            for (send, until) in steps {
-                try await outbound.write(ByteBuffer(string: send))
-                var text = ""
-                while !until(text), let buffer = try await iterator.next() {
-                    text += String(buffer: buffer)
-                }
-                replies.append(text)
-                // Lets the server read this step on its own before the next one is sent.
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            return replies
-        }
     }
 
     /// Files in the folders under `folder`.
