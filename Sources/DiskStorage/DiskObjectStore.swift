@@ -192,6 +192,12 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads, Immediate
         return (record.info, bytes)
     }
 
+    /// `body` with its reads through the index in one snapshot (``ImmediateObjectReads``).
+    public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
+        guard let immediateIndex else { return try body() }
+        return try immediateIndex.inOneSnapshot(body)
+    }
+
     /// Both records in one read (``ImmediateObjectReads``).
     public func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)? {
         guard let (record, otherRecord) = try? immediateIndex?.objectsNow(bucket: bucket, key, other) else {

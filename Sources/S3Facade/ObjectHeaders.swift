@@ -40,17 +40,19 @@ enum ObjectHeaders {
 
     /// Headers describing a stored object on GET/HEAD.
     static func responseHeaders(for info: ObjectInfo, checksumMode: Bool) -> HTTPFields {
+        // Appended, not set: the names are distinct, and setting one searches the fields first.
         var headers = HTTPFields()
-        headers[.eTag] = "\"\(info.etag)\""
-        headers[.lastModified] = HTTPDate.rfc1123(info.lastModified)
-        headers[.acceptRanges] = "bytes"
-        headers[.contentType] = info.attributes.contentType ?? "binary/octet-stream"
-        headers[.xContentTypeOptions] = "nosniff"
-        if let value = info.attributes.cacheControl { headers[.cacheControl] = value }
-        if let value = info.attributes.contentDisposition { headers[.contentDisposition] = value }
-        if let value = info.attributes.contentEncoding { headers[.contentEncoding] = value }
-        if let value = info.attributes.contentLanguage { headers[.contentLanguage] = value }
-        if let value = info.attributes.expires { headers[.expires] = value }
+        headers.reserveCapacity(12 + info.attributes.userMetadata.count)
+        headers.append(HTTPField(name: .eTag, value: "\"\(info.etag)\""))
+        headers.append(HTTPField(name: .lastModified, value: HTTPDate.rfc1123(info.lastModified)))
+        headers.append(HTTPField(name: .acceptRanges, value: "bytes"))
+        headers.append(HTTPField(name: .contentType, value: info.attributes.contentType ?? "binary/octet-stream"))
+        headers.append(HTTPField(name: .xContentTypeOptions, value: "nosniff"))
+        if let value = info.attributes.cacheControl { headers.append(HTTPField(name: .cacheControl, value: value)) }
+        if let value = info.attributes.contentDisposition { headers.append(HTTPField(name: .contentDisposition, value: value)) }
+        if let value = info.attributes.contentEncoding { headers.append(HTTPField(name: .contentEncoding, value: value)) }
+        if let value = info.attributes.contentLanguage { headers.append(HTTPField(name: .contentLanguage, value: value)) }
+        if let value = info.attributes.expires { headers.append(HTTPField(name: .expires, value: value)) }
         for (key, value) in info.attributes.userMetadata.sorted(by: { $0.key < $1.key }) {
             if let name = HTTPField.Name("x-amz-meta-" + key) { headers[name] = value }
         }

@@ -130,10 +130,11 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let set = base.setup(channel: channel, logger: logger)
-        guard let immediate else { return set }
         return set.flatMapThrowing { value in
-            // After the connection state handler, so that it sees these answers too.
             let pipeline = channel.pipeline.syncOperations
+            try HTTPTypesServerCodec.replaceNIOCodec(in: pipeline)
+            guard let immediate else { return value }
+            // After the connection state handler, so that it sees these answers too.
             let state = try pipeline.context(handlerType: HTTPConnectionStateHandler.self)
             let handler = ImmediateRequestHandler(responder: immediate, load: loads.load(of: channel.eventLoop))
             try pipeline.addHandler(handler, position: .after(state.handler))

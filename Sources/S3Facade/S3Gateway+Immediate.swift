@@ -48,18 +48,22 @@ extension S3Gateway: ImmediateResponder {
         for field in head.headerFields where Self.needsRegularPath(field) { return nil }
         let started = ContinuousClock.now
         do {
-            guard let call = try immediateCall(head, immediate, { operation in
-                switch operation {
-                case .getObject(let bucket, let key), .headObject(let bucket, let key): (bucket, key, .readObject)
-                default: nil
+            // The key's tenant, the tenants and the object: one snapshot of the index.
+            let looked = try immediate.objects.inOneSnapshot { () throws -> (ImmediateCall, ObjectInfo, ByteBuffer)? in
+                guard let call = try immediateCall(head, immediate, { operation in
+                    switch operation {
+                    case .getObject(let bucket, let key), .headObject(let bucket, let key): (bucket, key, .readObject)
+                    default: nil
+                    }
+                }), call.line.parameter("partNumber") == nil else { return nil }
+                let found = if let variants, variants.isVariant(call.key) {
+                    variants.storedNow(bucket: call.bucket, key: call.key)
+                } else {
+                    immediate.objects.inlineObjectNow(bucket: call.bucket, key: call.key)
                 }
-            }), call.line.parameter("partNumber") == nil else { return nil }
-            let found = if let variants, variants.isVariant(call.key) {
-                variants.storedNow(bucket: call.bucket, key: call.key)
-            } else {
-                immediate.objects.inlineObjectNow(bucket: call.bucket, key: call.key)
+                return found.map { (call, $0.info, $0.bytes) }
             }
-            guard let (info, bytes) = found else { return nil }
+            guard let (call, info, bytes) = looked else { return nil }
             var out = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: false)
             out[.contentLength] = String(info.size)
             Self.stamp(&out, requestID: RequestID.make())
@@ -99,11 +103,13 @@ extension S3Gateway: ImmediateResponder {
         for field in head.headerFields where Self.needsRegularWritePath(field) { return false }
         let started = ContinuousClock.now
         do {
-            guard let call = try immediateCall(head, immediate, { operation in
-                guard case .putObject(let bucket, let key) = operation, VariantAddress.sourceDirectory(of: key) == nil else {
-                    return nil
-                }
-                return (bucket, key, .writeObject)
+            guard let call = try immediate.objects.inOneSnapshot({
+                try immediateCall(head, immediate, { operation in
+                    guard case .putObject(let bucket, let key) = operation, VariantAddress.sourceDirectory(of: key) == nil else {
+                        return nil
+                    }
+                    return (bucket, key, .writeObject)
+                })
             }) else { return false }
             let headers = head.headerFields
             let declared = try ObjectHeaders.attributes(from: headers)
@@ -207,7 +213,7 @@ extension S3Gateway: ImmediateResponder {
 /// The synchronous reads ``S3Gateway/immediateAnswer(to:)`` needs, when the gateway's store,
 /// credentials and policy store all offer them, and the store's writes without suspending
 /// (``S3Gateway/immediateWrite(_:body:quiet:answer:)``) when it offers them too.
-struct ImmediateReads: Sendable {
+final class ImmediateReads: Sendable {
     let objects: any ImmediateObjectReads
     let writes: (any ImmediateObjectWrites)?
     let credentials: any ImmediateCredentials

@@ -9,6 +9,7 @@ import PolicyStore
 import S3XML
 import SigV4
 import Storage
+import Synchronization
 import VariantEngine
 
 /// The HTTP entry point: S3 on every path, the control API under `/_mediagate/`.
@@ -219,9 +220,21 @@ public struct S3Gateway: HTTPResponder {
 enum RequestID {
     private static let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
-    static func make() -> String {
+    /// A random starting point per process: ids of different runs do not repeat each other.
+    private static let seed: UInt64 = {
         var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
+        return generator.next()
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    /// A new id: the process's seed plus a counter, through a bijective mix (SplitMix64's
+    /// finalizer), so that ids are unique within a process and do not look sequential, without
+    /// a `getrandom` call per request.
+    static func make() -> String {
+        var value = seed &+ counter.wrappingAdd(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        value ^= value >> 31
         // Written in place: through `String(_:radix:)` and padding it cost three allocations.
         return String(unsafeUninitializedCapacity: 16) { buffer in
             for index in 0..<16 {

@@ -90,6 +90,13 @@ public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex, ImmediateObj
         try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key)
     }
 
+    /// `body` with every point read of this database on the calling thread (objects, and the
+    /// policy store's generation when it shares the database) in one read transaction
+    /// (``ImmediateObjectIndex``).
+    public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
+        try database.pointReader.inOneSnapshot(body)
+    }
+
     /// Two records in one statement (one snapshot) on the calling thread
     /// (``ImmediateObjectIndex``); nil for both also when the bucket is missing.
     public func objectsNow(bucket: String, _ first: String, _ second: String) throws -> (ObjectRecord?, ObjectRecord?) {

@@ -25,14 +25,39 @@ final class SQLitePointReader: Sendable {
     private let idle = Mutex<[Connection]>([])
     /// Idle connections kept; more are opened under load and closed when returned.
     private let keep = 16
+    /// The connection this thread's reads use while it runs ``inOneSnapshot(_:)`` (unretained:
+    /// that call holds it), for this reader only.
+    private let pinned: ThreadConnectionSlot
 
     /// Readers of the database file at `path` (which must exist, in WAL mode).
     init(path: String) {
         self.path = path
+        self.pinned = ThreadConnectionSlot()
     }
 
     deinit {
         idle.withLock { $0.removeAll() }
+    }
+
+    /// Runs `body` with every read it makes through this reader on the calling thread in one
+    /// read transaction on one connection: one snapshot, and one WAL read lock taken and
+    /// released instead of one per statement (the lock goes through a process-wide mutex that
+    /// the event loops' reads contend for, and `fcntl`). For a few point reads that belong
+    /// together (a GET's key, tenants and object); `body` must not block. Nested calls join
+    /// the outer one; when the transaction cannot begin, the reads run one by one as usual.
+    func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
+        if pinned.connection != nil { return try body() }
+        guard let connection = try? idle.withLock({ $0.popLast() }) ?? Connection(path: path),
+              (try? connection.query("BEGIN DEFERRED", [], row: { _ in })) != nil
+        else { return try body() }
+        pinned.connection = connection
+        defer {
+            pinned.connection = nil
+            // COMMIT ends a read transaction; a connection that is still in one is dropped.
+            try? connection.query("COMMIT", [], row: { _ in })
+            giveBack(connection)
+        }
+        return try body()
     }
 
     /// Runs `sql` with `arguments` and calls `row` for each result row, in order.
@@ -56,17 +81,20 @@ final class SQLitePointReader: Sendable {
     }
 
     private func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
+        if let connection = pinned.connection { return try body(connection) }
         let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
-        defer {
-            // Only a connection outside any transaction goes back: one left in a snapshot would
-            // serve stale reads (and hold back checkpoints).
-            if connection.leaveTransaction() {
-                idle.withLock { free in
-                    if free.count < keep { free.append(connection) }
-                }
+        defer { giveBack(connection) }
+        return try body(connection)
+    }
+
+    private func giveBack(_ connection: Connection) {
+        // Only a connection outside any transaction goes back: one left in a snapshot would
+        // serve stale reads (and hold back checkpoints).
+        if connection.leaveTransaction() {
+            idle.withLock { free in
+                if free.count < keep { free.append(connection) }
             }
         }
-        return try body(connection)
     }
 
     /// The first column of the first row as an integer, or nil without rows.
@@ -207,6 +235,31 @@ final class SQLitePointReader: Sendable {
 
         private func error(_ doing: String) -> StorageError {
             StorageError(.internalError, "sqlite: \(doing): \(String(cString: sqlite3_errmsg(handle)))")
+        }
+    }
+}
+
+/// One connection per thread, kept in a POSIX thread-specific slot (not retained: whoever
+/// sets it holds the connection until it clears it).
+private final class ThreadConnectionSlot: Sendable {
+    private let key: pthread_key_t
+
+    init() {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        self.key = key
+    }
+
+    deinit {
+        pthread_key_delete(key)
+    }
+
+    var connection: SQLitePointReader.Connection? {
+        get {
+            pthread_getspecific(key).map { Unmanaged<SQLitePointReader.Connection>.fromOpaque($0).takeUnretainedValue() }
+        }
+        set {
+            pthread_setspecific(key, newValue.map { Unmanaged.passUnretained($0).toOpaque() })
         }
     }
 }

@@ -188,7 +188,7 @@ public struct SigV4Verifier: Sendable {
 
         let chunkContext: SigV4ChunkContext? = switch parsed.payload {
         case .streamingSigned, .streamingSignedTrailer:
-            SigV4ChunkContext(signingKey: key, amzDate: parsed.amzDate, scope: scope, seedSignature: parsed.signature)
+            SigV4ChunkContext(signingKey: key.key, amzDate: parsed.amzDate, scope: scope, seedSignature: parsed.signature)
         default: nil
         }
         let declaredTrailers = request.values(of: "x-amz-trailer")

@@ -17,8 +17,8 @@ public final class SigningKeyCache: Sendable {
     }
 
     private struct State {
-        var current: [Key: SymmetricKey] = [:]
-        var previous: [Key: SymmetricKey] = [:]
+        var current: [Key: SigningKey] = [:]
+        var previous: [Key: SigningKey] = [:]
     }
 
     private let generationSize: Int
@@ -31,9 +31,9 @@ public final class SigningKeyCache: Sendable {
     }
 
     /// The signing key for the given scope, derived and cached on a miss.
-    func signingKey(accessKeyID: String, secret: String, date: String, region: String, service: String) -> SymmetricKey {
+    func signingKey(accessKeyID: String, secret: String, date: String, region: String, service: String) -> SigningKey {
         let key = Key(accessKeyID: accessKeyID, secret: secret, date: date, region: region, service: service)
-        if let hit = state.withLock({ state -> SymmetricKey? in
+        if let hit = state.withLock({ state -> SigningKey? in
             if let k = state.current[key] { return k }
             if let k = state.previous[key] {
                 state.current[key] = k
@@ -43,7 +43,7 @@ public final class SigningKeyCache: Sendable {
         }) {
             return hit
         }
-        let derived = SigV4Crypto.deriveSigningKey(secret: secret, date: date, region: region, service: service)
+        let derived = SigningKey(SigV4Crypto.deriveSigningKey(secret: secret, date: date, region: region, service: service))
         state.withLock { state in
             if state.current.count >= generationSize {
                 state.previous = state.current
@@ -59,6 +59,26 @@ public final class SigningKeyCache: Sendable {
         state.withLock { s in
             s.current.count + s.previous.keys.reduce(0) { $0 + (s.current[$1] == nil ? 1 : 0) }
         }
+    }
+}
+
+/// A derived SigV4 signing key, with an HMAC already keyed with it: keying pads the key and
+/// hashes a block twice, which a signature check would otherwise repeat on every request.
+struct SigningKey: Sendable {
+    let key: SymmetricKey
+    /// `HMAC<SHA256>` keyed with `key`, nothing hashed yet; copied for each message.
+    let mac: HMAC<SHA256>
+
+    init(_ key: SymmetricKey) {
+        self.key = key
+        self.mac = HMAC<SHA256>(key: key)
+    }
+
+    /// `HMAC-SHA256(key, message)`.
+    func authenticationCode(for message: [UInt8]) -> HMAC<SHA256>.MAC {
+        var mac = self.mac
+        mac.update(data: message)
+        return mac.finalize()
     }
 }
 
@@ -91,8 +111,8 @@ enum SigV4Crypto {
 
     /// Whether `signature` (hex, either case) is the HMAC-SHA256 of `message` with `key`, in time
     /// that does not depend on where they differ; without building the expected hex text.
-    static func signatureMatches(_ key: SymmetricKey, _ message: [UInt8], signature: String) -> Bool {
-        HMAC<SHA256>.authenticationCode(for: message, using: key).withUnsafeBytes { mac in
+    static func signatureMatches(_ key: SigningKey, _ message: [UInt8], signature: String) -> Bool {
+        key.authenticationCode(for: message).withUnsafeBytes { mac in
             SigV4Encoding.constantTimeEqualsHex(of: mac, signature)
         }
     }

@@ -7,6 +7,17 @@ public protocol ImmediateObjectIndex: Sendable {
     func objectNow(bucket: String, key: String) throws -> ObjectRecord?
     /// The current records of two keys, read together (nil where missing).
     func objectsNow(bucket: String, _ first: String, _ second: String) throws -> (ObjectRecord?, ObjectRecord?)
+    /// Runs `body`, which must not block, with the reads it makes on the calling thread through
+    /// this index (and whatever else reads its database the same way, such as the policy
+    /// store) in one snapshot, where the index can do that more cheaply than read by read.
+    func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T
+}
+
+extension ImmediateObjectIndex {
+    /// Runs `body`: each read takes its own snapshot.
+    public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
+        try body()
+    }
 }
 
 /// An index that can commit an object record without the caller suspending: it reports the
@@ -34,6 +45,17 @@ public protocol ImmediateObjectReads: Sendable {
     /// `key`'s info and bytes (nil when missing or not kept in its record) and `other`'s info,
     /// read together. Nil when the read fails or cannot be made at once.
     func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)?
+    /// Runs `body`, which must not block, with the reads it makes through this store's index on
+    /// the calling thread in one snapshot where the index offers that
+    /// (``ImmediateObjectIndex/inOneSnapshot(_:)``).
+    func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T
+}
+
+extension ImmediateObjectReads {
+    /// Runs `body`: each read takes its own snapshot.
+    public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
+        try body()
+    }
 }
 
 /// A store that can take a small object whose bytes are all at hand and already verified,

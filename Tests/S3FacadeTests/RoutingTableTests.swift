@@ -151,4 +151,17 @@ extension RoutingTableTests {
         }
         #expect(Set(ids).count == ids.count)
     }
+
+    @Test
+    func requestIDsMadeOnSeveralThreadsAtOnceAreAllDistinct() async {
+        let batches = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 {
+                group.addTask { (0..<25_000).map { _ in RequestID.make() } }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let all = batches.flatMap { $0 }
+        #expect(all.count == 100_000)
+        #expect(Set(all).count == all.count)
+    }
 }
