@@ -220,21 +220,23 @@ public struct S3Gateway: HTTPResponder {
 enum RequestID {
     private static let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
-    /// A random starting point per process: ids of different runs do not repeat each other.
-    private static let seed: UInt64 = {
+    /// Random keys per process for the ids' hash: ids of different runs do not repeat each other,
+    /// and an id says nothing about how many requests came before it.
+    private static let keys: (UInt64, UInt64) = {
         var generator = SystemRandomNumberGenerator()
-        return generator.next()
+        return (generator.next(), generator.next())
     }()
     private static let counter = Atomic<UInt64>(0)
 
-    /// A new id: the process's seed plus a counter, through a bijective mix (SplitMix64's
-    /// finalizer), so that ids are unique within a process and do not look sequential, without
-    /// a `getrandom` call per request.
+    /// A new id: a counter hashed with the process's keys (SipHash, Swift's `Hasher`), without
+    /// a `getrandom` call per request. Distinct inputs, so ids repeat only by a 64-bit collision,
+    /// as random ids would.
     static func make() -> String {
-        var value = seed &+ counter.wrappingAdd(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        value ^= value >> 31
+        var hasher = Hasher()
+        hasher.combine(keys.0)
+        hasher.combine(counter.wrappingAdd(1, ordering: .relaxed).newValue)
+        hasher.combine(keys.1)
+        let value = UInt64(bitPattern: Int64(hasher.finalize()))
         // Written in place: through `String(_:radix:)` and padding it cost three allocations.
         return String(unsafeUninitializedCapacity: 16) { buffer in
             for index in 0..<16 {

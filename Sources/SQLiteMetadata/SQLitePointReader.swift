@@ -46,10 +46,12 @@ final class SQLitePointReader: Sendable {
     /// together (a GET's key, tenants and object); `body` must not block. Nested calls join
     /// the outer one; when the transaction cannot begin, the reads run one by one as usual.
     func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
-        if pinned.connection != nil { return try body() }
-        guard let connection = try? idle.withLock({ $0.popLast() }) ?? Connection(path: path),
-              (try? connection.query("BEGIN DEFERRED", [], row: { _ in })) != nil
-        else { return try body() }
+        if !pinned.isAvailable || pinned.connection != nil { return try body() }
+        guard let connection = try? idle.withLock({ $0.popLast() }) ?? Connection(path: path) else { return try body() }
+        guard (try? connection.query("BEGIN DEFERRED", [], row: { _ in })) != nil else {
+            giveBack(connection)
+            return try body()
+        }
         pinned.connection = connection
         defer {
             pinned.connection = nil
@@ -74,7 +76,9 @@ final class SQLitePointReader: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result {
-                    try self.withConnection { connection in try connection.inReadTransaction { try body(connection) } }
+                    // A connection of its own, never one pinned by `inOneSnapshot`: this begins
+                    // its own transaction.
+                    try self.withPooledConnection { connection in try connection.inReadTransaction { try body(connection) } }
                 })
             }
         }
@@ -82,6 +86,10 @@ final class SQLitePointReader: Sendable {
 
     private func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         if let connection = pinned.connection { return try body(connection) }
+        return try withPooledConnection(body)
+    }
+
+    private func withPooledConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
         defer { giveBack(connection) }
         return try body(connection)
@@ -240,25 +248,30 @@ final class SQLitePointReader: Sendable {
 }
 
 /// One connection per thread, kept in a POSIX thread-specific slot (not retained: whoever
-/// sets it holds the connection until it clears it).
+/// sets it holds the connection until it clears it). Without a key (the process ran out of
+/// them) nothing can be kept, and reads are simply not pinned.
 private final class ThreadConnectionSlot: Sendable {
-    private let key: pthread_key_t
+    private let key: pthread_key_t?
 
     init() {
         var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
-        self.key = key
+        self.key = pthread_key_create(&key, nil) == 0 ? key : nil
     }
 
     deinit {
-        pthread_key_delete(key)
+        if let key { pthread_key_delete(key) }
     }
+
+    /// Whether a connection can be kept (``connection`` is then read back as set).
+    var isAvailable: Bool { key != nil }
 
     var connection: SQLitePointReader.Connection? {
         get {
-            pthread_getspecific(key).map { Unmanaged<SQLitePointReader.Connection>.fromOpaque($0).takeUnretainedValue() }
+            guard let key, let pointer = pthread_getspecific(key) else { return nil }
+            return Unmanaged<SQLitePointReader.Connection>.fromOpaque(pointer).takeUnretainedValue()
         }
         set {
+            guard let key else { return }
             pthread_setspecific(key, newValue.map { Unmanaged.passUnretained($0).toOpaque() })
         }
     }

@@ -29,6 +29,27 @@ struct HTTPTypesServerCodecTests {
         #expect(ours.headerFields == nio.headerFields)
     }
 
+    /// Header sets around the Host and Cookie handling NIO's conversion does (the first Host
+    /// becomes the authority and is dropped from the fields; cookies are not split).
+    static let headerSets: [[(String, String)]] = [
+        [],
+        [("host", "lower.example:1")],
+        [("Host", "first"), ("Host", "second")],
+        [("X-A", "1"), ("HOST", "upper"), ("x-a", "2")],
+        [("Host", "h"), ("Cookie", "a=1; b=2"), ("Cookie", "c=3"), ("Set-Cookie", "d=4")],
+        [("Host", "h"), ("Content-Length", "0"), ("Transfer-Encoding", "chunked"), ("Expect", "100-continue")],
+    ]
+
+    @Test(arguments: headerSets.indices, ["/b/k?x=1", "http://other/b/k"])
+    func headersAreWhatNIOsConversionMakes(set: Int, target: String) throws {
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: HTTPHeaders(Self.headerSets[set]))
+        let ours = try HTTPTypesServerCodec.request(head)
+        let nio = try HTTPRequest(head, secure: false, splitCookie: false)
+        #expect(ours == nio)
+        #expect(ours.authority == nio.authority)
+        #expect(Array(ours.headerFields) == Array(nio.headerFields))
+    }
+
     @Test
     func anUnknownMethodFailsAsInNIO() {
         let head = HTTPRequestHead(version: .http1_1, method: .RAW(value: "BAD METHOD"), uri: "/", headers: ["Host": "h"])
