@@ -47,7 +47,7 @@ final class SQLitePointReader: Sendable {
     /// the outer one; when the transaction cannot begin, the reads run one by one as usual.
     func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
         if !pinned.isAvailable || pinned.connection != nil { return try body() }
-        guard let connection = try? idle.withLock({ $0.popLast() }) ?? Connection(path: path) else { return try body() }
+        guard let connection = try? take() else { return try body() }
         guard (try? connection.query("BEGIN DEFERRED", [], row: { _ in })) != nil else {
             giveBack(connection)
             return try body()
@@ -90,9 +90,14 @@ final class SQLitePointReader: Sendable {
     }
 
     private func withPooledConnection<T>(_ body: (Connection) throws -> T) throws -> T {
-        let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
+        let connection = try take()
         defer { giveBack(connection) }
         return try body(connection)
+    }
+
+    /// An idle connection, or a new one.
+    private func take() throws -> Connection {
+        try idle.withLock { $0.popLast() } ?? Connection(path: path)
     }
 
     private func giveBack(_ connection: Connection) {
