@@ -11,12 +11,14 @@ import Testing
 struct PointReaderSnapshotTests {
     private static let generation = "SELECT value FROM policy_generation WHERE id = 1"
 
-    /// A scratch database with the policy store's tables (its generation counter).
-    private static func database() throws -> (SQLiteDatabase, cleanUp: () -> Void) {
+    /// Runs `body` on a scratch database with the policy store's tables (its generation
+    /// counter) and its point reader, then removes the database.
+    private static func withDatabase(_ body: (SQLiteDatabase, SQLitePointReader) throws -> Void) throws {
         let (path, cleanUp) = try DiskStoreTests.scratchDatabase()
+        defer { cleanUp() }
         let database = try SQLiteDatabase(path: path)
         _ = try SQLitePolicyStore(database: database)
-        return (database, cleanUp)
+        try body(database, database.pointReader)
     }
 
     private static func raiseGeneration(_ database: SQLiteDatabase) throws {
@@ -34,66 +36,63 @@ struct PointReaderSnapshotTests {
 
     @Test
     func readsInsideSeeOneSnapshotAndReadsAfterSeeNewCommits() throws {
-        let (database, cleanUp) = try Self.database()
-        defer { cleanUp() }
-        let reader = database.pointReader
-        let start = try #require(try reader.integer(Self.generation))
+        try Self.withDatabase { database, reader in
+            let start = try #require(try reader.integer(Self.generation))
 
-        // Outside a snapshot each read sees the latest commit.
-        try Self.raiseGeneration(database)
-        #expect(try reader.integer(Self.generation) == start + 1)
-
-        let seen = try reader.inOneSnapshot { () throws -> [Int64?] in
-            let first = try reader.integer(Self.generation)
+            // Outside a snapshot each read sees the latest commit.
             try Self.raiseGeneration(database)
-            let second = try reader.integer(Self.generation)
-            let nested = try reader.inOneSnapshot { try reader.integer(Self.generation) }
-            return [first, second, nested]
+            #expect(try reader.integer(Self.generation) == start + 1)
+
+            let seen = try reader.inOneSnapshot { () throws -> [Int64?] in
+                let first = try reader.integer(Self.generation)
+                try Self.raiseGeneration(database)
+                let second = try reader.integer(Self.generation)
+                let nested = try reader.inOneSnapshot { try reader.integer(Self.generation) }
+                return [first, second, nested]
+            }
+            #expect(seen == [start + 1, start + 1, start + 1])
+            #expect(try reader.integer(Self.generation) == start + 2)
+            // The snapshot ended with the call: nothing holds the WAL back.
+            #expect(try Self.walFullyCheckpointed(database))
         }
-        #expect(seen == [start + 1, start + 1, start + 1])
-        #expect(try reader.integer(Self.generation) == start + 2)
-        // The snapshot ended with the call: nothing holds the WAL back.
-        #expect(try Self.walFullyCheckpointed(database))
     }
 
     @Test
     func aSnapshotEndsWhenItsBodyThrows() throws {
         struct Stop: Error {}
-        let (database, cleanUp) = try Self.database()
-        defer { cleanUp() }
-        let reader = database.pointReader
-        #expect(throws: Stop.self) {
-            try reader.inOneSnapshot {
-                _ = try reader.integer(Self.generation)
-                throw Stop()
+        try Self.withDatabase { database, reader in
+            #expect(throws: Stop.self) {
+                try reader.inOneSnapshot {
+                    _ = try reader.integer(Self.generation)
+                    throw Stop()
+                }
             }
+            try Self.raiseGeneration(database)
+            let start = try #require(try reader.integer(Self.generation))
+            try Self.raiseGeneration(database)
+            #expect(try reader.integer(Self.generation) == start + 1)
+            #expect(try Self.walFullyCheckpointed(database))
         }
-        try Self.raiseGeneration(database)
-        let start = try #require(try reader.integer(Self.generation))
-        try Self.raiseGeneration(database)
-        #expect(try reader.integer(Self.generation) == start + 1)
-        #expect(try Self.walFullyCheckpointed(database))
     }
 
     /// Another thread's reads are not drawn into a snapshot this thread holds.
     @Test
     func aSnapshotIsTheCallingThreadsOnly() throws {
-        let (database, cleanUp) = try Self.database()
-        defer { cleanUp() }
-        let reader = database.pointReader
-        let start = try #require(try reader.integer(Self.generation))
-        let other = try reader.inOneSnapshot { () throws -> Int64? in
-            _ = try reader.integer(Self.generation)
-            try Self.raiseGeneration(database)
-            let result = Mutex<Int64?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            Thread {
-                result.withLock { $0 = try? reader.integer(Self.generation) }
-                done.signal()
-            }.start()
-            done.wait()
-            return result.withLock { $0 }
+        try Self.withDatabase { database, reader in
+            let start = try #require(try reader.integer(Self.generation))
+            let other = try reader.inOneSnapshot { () throws -> Int64? in
+                _ = try reader.integer(Self.generation)
+                try Self.raiseGeneration(database)
+                let result = Mutex<Int64?>(nil)
+                let done = DispatchSemaphore(value: 0)
+                Thread {
+                    result.withLock { $0 = try? reader.integer(Self.generation) }
+                    done.signal()
+                }.start()
+                done.wait()
+                return result.withLock { $0 }
+            }
+            #expect(other == start + 1)
         }
-        #expect(other == start + 1)
     }
 }
