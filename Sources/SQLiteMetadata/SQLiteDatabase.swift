@@ -7,7 +7,8 @@ import GRDB
 ///
 /// Settings: WAL (concurrent readers, one writer), `synchronous = FULL` so that a committed
 /// transaction survives a crash of the process or the machine, and a busy timeout so that an
-/// admin command writing from another process waits instead of failing.
+/// admin command writing from another process waits instead of failing. The WAL is copied back
+/// into the database file beside the writer (``WALCheckpointer``), not by its commits.
 public final class SQLiteDatabase: Sendable {
     /// The connection pool. Other modules register their own `DatabaseMigrator` migrations (with
     /// identifiers that do not start with `storage-`) and run them on this pool.
@@ -16,6 +17,8 @@ public final class SQLiteDatabase: Sendable {
     public let path: String
     /// Connections of its own for one-statement reads on the request path.
     let pointReader: SQLitePointReader
+    /// Checkpoints the WAL beside the writer, in place of SQLite's automatic checkpoint.
+    let checkpointer: WALCheckpointer
 
     /// Opens (creating if needed, with its directory) the database at `path`.
     /// - Parameters:
@@ -33,10 +36,21 @@ public final class SQLiteDatabase: Sendable {
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
         self.pointReader = SQLitePointReader(path: path)
+        let checkpointer = try WALCheckpointer(path: path)
+        self.checkpointer = checkpointer
         // DatabasePool sets `synchronous = NORMAL` on its writer when it enables WAL; commits
         // must be durable, so raise it on the (only) writer connection.
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            if let writer = db.sqliteConnection { checkpointer.install(on: writer) }
+        }
+    }
+
+    deinit {
+        // The hook holds the checkpointer; the pool (and its writer) may outlive this object.
+        let checkpointer = self.checkpointer
+        pool.writeWithoutTransaction { db in
+            if let writer = db.sqliteConnection { checkpointer.uninstall(from: writer) }
         }
     }
 

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import SQLiteMetadata
+
+/// `WALCheckpointer`: the writer's commits no longer copy the WAL into the database file
+/// (SQLite's automatic checkpoint), a queue of its own does, and the WAL stays bounded when
+/// that queue cannot keep up.
+@Suite("WAL checkpoints beside the writer")
+struct WALCheckpointerTests {
+    /// A scratch database in WAL mode with one table, and a checkpointer installed on its
+    /// writer; the checkpointer is uninstalled and the files removed afterwards.
+    private static func withPool(
+        step: Int32, limit: Int32, _ body: (DatabasePool, WALCheckpointer, String) async throws -> Void
+    ) async throws {
+        let (path, cleanUp) = try DiskStoreTests.scratchDatabase()
+        defer { cleanUp() }
+        let pool = try DatabasePool(path: path)
+        try createTable(pool)
+        let checkpointer = try WALCheckpointer(path: path, step: step, limit: limit)
+        try onWriter(pool) { checkpointer.install(on: $0) }
+        defer { try? onWriter(pool) { checkpointer.uninstall(from: $0) } }
+        try await body(pool, checkpointer, path)
+    }
+
+    private static func createTable(_ pool: DatabasePool) throws {
+        try pool.write { db in try db.execute(sql: "CREATE TABLE t (x BLOB NOT NULL)") }
+    }
+
+    /// Runs `body` with the pool's writer connection.
+    private static func onWriter(_ pool: DatabasePool, _ body: (OpaquePointer) -> Void) throws {
+        try pool.writeWithoutTransaction { db in body(try #require(db.sqliteConnection)) }
+    }
+
+    /// Commits until the WAL has room for `frames` frames (at most 500 commits): with nothing
+    /// copying it back, it grows.
+    private static func grow(_ pool: DatabasePool, path: String, to frames: Int) throws {
+        for _ in 0..<500 where walFrames(path) < frames { try commit(pool, rows: 20) }
+    }
+
+    /// Commits `rows` rows of 4 KiB each (about two WAL frames per row).
+    private static func commit(_ pool: DatabasePool, rows: Int) throws {
+        try pool.write { db in
+            for _ in 0..<rows { try db.execute(sql: "INSERT INTO t (x) VALUES (randomblob(4096))") }
+        }
+    }
+
+    private static func rows(_ pool: DatabasePool) throws -> Int? {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") }
+    }
+
+    private static func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// Frames the WAL file has room for (its high-water mark: a WAL that starts over is
+    /// overwritten in place, not shortened).
+    private static func walFrames(_ path: String) -> Int {
+        max(0, size(path + "-wal") - 32) / (4096 + 24)
+    }
+
+    /// Waits up to 20 s for `condition`.
+    private static func eventually(_ condition: () -> Bool) async throws -> Bool {
+        for _ in 0..<400 {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    @Test
+    func commitsPastTheIntervalLeaveTheCopyToTheBackground() async throws {
+        try await Self.withPool(step: 100, limit: 4000) { pool, checkpointer, path in
+            checkpointer.hold(true)
+            let before = Self.size(path)
+            // Far past SQLite's automatic checkpoint (1,000 frames), below the limit.
+            try Self.grow(pool, path: path, to: 1500)
+            #expect(Self.walFrames(path) >= 1500)
+            // No commit copied a page into the database file.
+            #expect(Self.size(path) == before)
+            #expect(checkpointer.passes == 0)
+
+            checkpointer.hold(false)
+            #expect(try await Self.eventually { Self.size(path) > before })
+            #expect(checkpointer.passes >= 1)
+        }
+    }
+
+    @Test
+    func theHookWakesTheBackgroundEveryStep() async throws {
+        try await Self.withPool(step: 100, limit: 4000) { pool, checkpointer, path in
+            let before = Self.size(path)
+            // About 1,200 frames in commits of about 20.
+            for _ in 0..<60 { try Self.commit(pool, rows: 10) }
+            #expect(try await Self.eventually { checkpointer.passes >= 2 && Self.size(path) > before })
+        }
+    }
+
+    @Test
+    func theWriterBoundsTheWALWhenTheBackgroundFallsBehind() async throws {
+        try await Self.withPool(step: 100, limit: 400) { pool, checkpointer, path in
+            checkpointer.hold(true)
+            var largest = 0
+            for _ in 0..<300 {
+                let frames = Self.walFrames(path)
+                try Self.commit(pool, rows: 10)
+                largest = max(largest, Self.walFrames(path) - frames)
+            }
+            // 300 commits of ~20 frames: ~6,000 frames without a checkpoint. The writer copies
+            // at 400 and the WAL starts over, so it never holds more than 400 plus one commit.
+            #expect(largest > 0)
+            #expect(Self.walFrames(path) <= 400 + largest)
+            #expect(checkpointer.passes == 0)
+            #expect(try Self.rows(pool) == 3000)
+        }
+    }
+
+    @Test
+    func theGatewaysDatabaseHasTheHookInstead() async throws {
+        let (path, cleanUp) = try DiskStoreTests.scratchDatabase()
+        defer { cleanUp() }
+        let database = try SQLiteDatabase(path: path)
+        try Self.createTable(database.pool)
+        database.checkpointer.hold(true)
+        let before = Self.size(path)
+        try Self.grow(database.pool, path: path, to: 1500)
+        #expect(Self.walFrames(path) >= 1500)
+        #expect(Self.size(path) == before)
+        database.checkpointer.hold(false)
+        #expect(try await Self.eventually { Self.size(path) > before })
+    }
+}
