@@ -47,9 +47,10 @@ public final class SQLiteDatabase: Sendable {
     }
 
     deinit {
-        // The hook holds the checkpointer; the pool (and its writer) may outlive this object.
+        // The hook holds the checkpointer, and the pool (with its writer) may outlive this
+        // object. Queued, not waited for: this may run on the writer's own queue.
         let checkpointer = self.checkpointer
-        pool.writeWithoutTransaction { db in
+        pool.asyncWriteWithoutTransaction { db in
             if let writer = db.sqliteConnection { checkpointer.uninstall(from: writer) }
         }
     }

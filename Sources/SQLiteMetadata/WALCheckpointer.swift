@@ -41,6 +41,8 @@ final class WALCheckpointer: Sendable {
     private let queue = DispatchQueue(label: "mediagate.wal-checkpoint")
     /// Holds passes back while set (tests: the writer's own checkpoint alone).
     private let held = Mutex(false)
+    /// The hook is installed and holds this checkpointer.
+    private let installed = Mutex(false)
 
     /// A checkpointer for the WAL database at `path`, with a connection of its own.
     /// - Throws: ``StorageError/Code/internalError`` when the connection cannot be opened.
@@ -55,12 +57,22 @@ final class WALCheckpointer: Sendable {
     /// Installs the WAL hook on `writer`, the database's only writing connection; the hook
     /// holds this checkpointer until ``uninstall(from:)``.
     func install(on writer: OpaquePointer) {
+        let first = installed.withLock { installed in
+            defer { installed = true }
+            return !installed
+        }
+        guard first else { return }
         sqlite3_wal_hook(writer, walHook, Unmanaged.passRetained(self).toOpaque())
     }
 
     /// Gives `writer` SQLite's automatic checkpoint back in place of the hook, and lets go of
-    /// this checkpointer.
+    /// this checkpointer; nothing when the hook was not installed.
     func uninstall(from writer: OpaquePointer) {
+        let was = installed.withLock { installed in
+            defer { installed = false }
+            return installed
+        }
+        guard was else { return }
         sqlite3_wal_autocheckpoint(writer, step)
         Unmanaged.passUnretained(self).release()
     }
@@ -128,8 +140,18 @@ private final class CheckpointConnection: @unchecked Sendable {
             throw StorageError(.internalError, "sqlite: opening \(path) for checkpoints: \(message)")
         }
         self.handle = handle
-        // The checkpoint syncs the WAL before it copies pages and the database file after.
-        sqlite3_exec(handle, "PRAGMA synchronous = FULL", nil, nil, nil)
+        sqlite3_busy_timeout(handle, 5000)
+        // The checkpoint syncs the WAL before it copies pages and the database file after. The
+        // first read opens the WAL (and fails here, not silently later, if the file is no
+        // database in WAL mode this connection can read).
+        for sql in ["PRAGMA synchronous = FULL", "SELECT count(*) FROM sqlite_master"] {
+            let status = sqlite3_exec(handle, sql, nil, nil, nil)
+            guard status == SQLITE_OK else {
+                let message = String(cString: sqlite3_errmsg(handle))
+                sqlite3_close_v2(handle)
+                throw StorageError(.internalError, "sqlite: preparing \(path) for checkpoints: \(message)")
+            }
+        }
     }
 
     deinit {
