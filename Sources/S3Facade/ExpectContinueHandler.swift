@@ -80,7 +80,9 @@ public final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannel
             closeAfterResponse = false
             let written = promise ?? context.eventLoop.makePromise()
             context.write(data, promise: written)
-            written.futureResult.whenComplete { _ in context.close(promise: nil) }
+            // The write completes on the channel's loop, where the context may be used.
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            written.futureResult.whenComplete { _ in bound.value.close(promise: nil) }
         default:
             context.write(data, promise: promise)
         }

@@ -128,7 +128,7 @@ extension S3Gateway {
 
     func deleteObject(_ call: Call, _ grant: Grant) async throws -> Response {
         let (bucket, key) = try objectAddress(grant)
-        try await withObjectErrors(bucket: bucket, key: key) { try await store.deleteObject(bucket: bucket, key: key) }
+        _ = try await withObjectErrors(bucket: bucket, key: key) { try await store.deleteObject(bucket: bucket, key: key) }
         await sourceChanged(bucket: bucket, key: key)
         return Response(status: .noContent)
     }
@@ -225,7 +225,7 @@ extension S3Gateway {
     /// anyway, since each variant records the ETag of the source it was made from).
     func sourceChanged(bucket: String, key: String, written grant: Grant? = nil) async {
         guard VariantAddress.sourceDirectory(of: key) != nil else { return }
-        if let grant { mediaInfo?.computeLater(bucket: bucket, key: key) }
+        if grant != nil { mediaInfo?.computeLater(bucket: bucket, key: key) }
         guard let variants else { return }
         await variants.invalidate(bucket: bucket, sourceKey: key)
         if let grant { variants.prewarm(bucket: bucket, sourceKey: key, watermark: watermarkText(grant)) }

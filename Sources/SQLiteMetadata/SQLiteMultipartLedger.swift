@@ -51,16 +51,19 @@ public struct SQLiteMultipartLedger: MultipartLedger {
     }
 
     public func upload(uploadID: String) async throws -> UploadInfo? {
-        let row = try await database.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT key, initiated, checksum_algorithm, attributes FROM upstream_uploads WHERE upload_id = ?",
-                             arguments: [uploadID])
+        // Decoded inside the read: a `Row` is not Sendable, and a closure returning one would
+        // select GRDB's blocking `read` instead of the asynchronous one.
+        try await database.pool.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT key, initiated, checksum_algorithm, attributes FROM upstream_uploads WHERE upload_id = ?",
+                arguments: [uploadID])
+            else { return nil }
+            let key: Data = row["key"]
+            let initiated: Double = row["initiated"]
+            return UploadInfo(
+                key: String(decoding: key, as: UTF8.self), uploadID: uploadID, initiated: Date(timeIntervalSince1970: initiated),
+                attributes: try LedgerCoding.decode(ObjectAttributes.self, row["attributes"]), checksumAlgorithm: row["checksum_algorithm"])
         }
-        guard let row else { return nil }
-        let key: Data = row["key"]
-        let initiated: Double = row["initiated"]
-        return UploadInfo(
-            key: String(decoding: key, as: UTF8.self), uploadID: uploadID, initiated: Date(timeIntervalSince1970: initiated),
-            attributes: try LedgerCoding.decode(ObjectAttributes.self, row["attributes"]), checksumAlgorithm: row["checksum_algorithm"])
     }
 
     public func recordPart(uploadID: String, part: ObjectPart) async throws {
