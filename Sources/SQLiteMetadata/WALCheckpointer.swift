@@ -139,11 +139,11 @@ private final class CheckpointConnection: @unchecked Sendable {
             sqlite3_close_v2(handle)
             throw StorageError(.internalError, "sqlite: opening \(path) for checkpoints: \(message)")
         }
-        self.handle = handle
         sqlite3_busy_timeout(handle, 5000)
         // The checkpoint syncs the WAL before it copies pages and the database file after. The
         // first read opens the WAL (and fails here, not silently later, if the file is no
-        // database in WAL mode this connection can read).
+        // database in WAL mode this connection can read). Before `self.handle` is set: once it
+        // is, a throw would run `deinit`, which closes it too.
         for sql in ["PRAGMA synchronous = FULL", "SELECT count(*) FROM sqlite_master"] {
             let status = sqlite3_exec(handle, sql, nil, nil, nil)
             guard status == SQLITE_OK else {
@@ -152,6 +152,7 @@ private final class CheckpointConnection: @unchecked Sendable {
                 throw StorageError(.internalError, "sqlite: preparing \(path) for checkpoints: \(message)")
             }
         }
+        self.handle = handle
     }
 
     deinit {

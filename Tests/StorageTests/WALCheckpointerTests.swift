@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Storage
 import Testing
 
 @testable import SQLiteMetadata
@@ -121,6 +122,15 @@ struct WALCheckpointerTests {
             #expect(checkpointer.passes == 0)
             #expect(try Self.rows(pool) == 3000)
         }
+    }
+
+    @Test
+    func aFileThatIsNoDatabaseFailsAtStart() throws {
+        let (path, cleanUp) = try DiskStoreTests.scratchDatabase()
+        defer { cleanUp() }
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: path))
+        // Opening succeeds (SQLite reads lazily); the checked first statements do not.
+        #expect(throws: StorageError.self) { _ = try WALCheckpointer(path: path) }
     }
 
     @Test
