@@ -1,6 +1,8 @@
 import CSQLiteShim
 import Foundation
 import GRDB
+import GRDBSQLite
+import Storage
 
 /// The gateway's SQLite database file, opened once and shared: object metadata
 /// (``SQLiteObjectIndex``) and, later, tenants, consents and share links live in it.
@@ -86,4 +88,21 @@ public struct DurabilitySettings: Sendable, Equatable {
         self.journalMode = journalMode
         self.synchronous = synchronous
     }
+}
+
+/// Opens a plain connection of our own (no GRDB) to the database at `path`, read-write and
+/// without SQLite's per-connection mutex (one thread uses it at a time), with a 5-s busy
+/// timeout.
+/// - Parameter purpose: what the connection is for, in the error ("reading").
+/// - Throws: ``StorageError/Code/internalError`` when SQLite cannot open the file.
+func openSQLiteConnection(path: String, for purpose: String) throws -> OpaquePointer {
+    var handle: OpaquePointer?
+    let status = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
+    guard status == SQLITE_OK, let handle else {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
+        sqlite3_close_v2(handle)
+        throw StorageError(.internalError, "sqlite: opening \(path) for \(purpose): \(message)")
+    }
+    sqlite3_busy_timeout(handle, 5000)
+    return handle
 }

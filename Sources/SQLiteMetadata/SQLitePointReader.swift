@@ -168,16 +168,8 @@ final class SQLitePointReader: Sendable {
         private var statements: [String: OpaquePointer] = [:]
 
         init(path: String) throws {
-            var handle: OpaquePointer?
-            let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-            let status = sqlite3_open_v2(path, &handle, flags, nil)
-            guard status == SQLITE_OK, let handle else {
-                let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
-                sqlite3_close_v2(handle)
-                throw StorageError(.internalError, "sqlite: opening \(path) for reading: \(message)")
-            }
+            let handle = try openSQLiteConnection(path: path, for: "reading")
             self.handle = handle
-            sqlite3_busy_timeout(handle, 5000)
             // Only SELECTs run here; a mistake would fail instead of writing.
             sqlite3_exec(handle, "PRAGMA query_only = 1", nil, nil, nil)
         }

@@ -132,14 +132,7 @@ private final class CheckpointConnection: @unchecked Sendable {
     private let handle: OpaquePointer
 
     init(path: String) throws {
-        var handle: OpaquePointer?
-        let status = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
-        guard status == SQLITE_OK, let handle else {
-            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
-            sqlite3_close_v2(handle)
-            throw StorageError(.internalError, "sqlite: opening \(path) for checkpoints: \(message)")
-        }
-        sqlite3_busy_timeout(handle, 5000)
+        let handle = try openSQLiteConnection(path: path, for: "checkpoints")
         // The checkpoint syncs the WAL before it copies pages and the database file after. The
         // first read opens the WAL (and fails here, not silently later, if the file is no
         // database in WAL mode this connection can read). Before `self.handle` is set: once it
