@@ -34,13 +34,13 @@ final class WALCheckpointer: Sendable {
         var busy = false
         /// Passes run (for tests).
         var passes = 0
+        /// Passes wait while set (tests: the writer's own checkpoint alone).
+        var held = false
     }
 
     private let state: Mutex<State>
     private let connection: CheckpointConnection
     private let queue = DispatchQueue(label: "mediagate.wal-checkpoint")
-    /// Holds passes back while set (tests: the writer's own checkpoint alone).
-    private let held = Mutex(false)
     /// The hook is installed and holds this checkpointer.
     private let installed = Mutex(false)
 
@@ -82,7 +82,7 @@ final class WALCheckpointer: Sendable {
 
     /// While `true`, background passes wait (the writer's own checkpoint still runs).
     func hold(_ value: Bool) {
-        held.withLock { $0 = value }
+        state.withLock { $0.held = value }
         if !value { queue.async { self.pass() } }
     }
 
@@ -106,7 +106,7 @@ final class WALCheckpointer: Sendable {
     }
 
     private func pass() {
-        guard !held.withLock({ $0 }) else { return }
+        guard !state.withLock({ $0.held }) else { return }
         // Errors (SQLITE_BUSY while the writer checkpoints, I/O) leave the frames to the next
         // pass or the writer; the WAL stays valid either way.
         connection.checkpoint()
