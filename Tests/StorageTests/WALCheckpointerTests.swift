@@ -76,19 +76,26 @@ struct WALCheckpointerTests {
     @Test
     func commitsPastTheIntervalLeaveTheCopyToTheBackground() async throws {
         try await Self.withPool(step: 100, limit: 4000) { pool, checkpointer, path in
-            checkpointer.hold(true)
-            let before = Self.size(path)
-            // Far past SQLite's automatic checkpoint (1,000 frames), below the limit.
-            try Self.grow(pool, path: path, to: 1500)
-            #expect(Self.walFrames(path) >= 1500)
-            // No commit copied a page into the database file.
-            #expect(Self.size(path) == before)
-            #expect(checkpointer.passes == 0)
-
-            checkpointer.hold(false)
-            #expect(try await Self.eventually { Self.size(path) > before })
-            #expect(checkpointer.passes >= 1)
+            try await Self.expectCopyLeftToTheQueue(pool, checkpointer, path: path)
         }
+    }
+
+    /// With the queue held, commits take the WAL far past SQLite's automatic checkpoint (1,000
+    /// frames) and below the limit without copying a page into the database file; released,
+    /// the queue copies.
+    private static func expectCopyLeftToTheQueue(
+        _ pool: DatabasePool, _ checkpointer: WALCheckpointer, path: String
+    ) async throws {
+        checkpointer.hold(true)
+        let before = size(path)
+        try grow(pool, path: path, to: 1500)
+        #expect(walFrames(path) >= 1500)
+        #expect(size(path) == before)
+        #expect(checkpointer.passes == 0)
+
+        checkpointer.hold(false)
+        #expect(try await eventually { size(path) > before })
+        #expect(checkpointer.passes >= 1)
     }
 
     @Test
@@ -139,13 +146,7 @@ struct WALCheckpointerTests {
         defer { cleanUp() }
         let database = try SQLiteDatabase(path: path)
         try Self.createTable(database.pool)
-        database.checkpointer.hold(true)
-        let before = Self.size(path)
-        try Self.grow(database.pool, path: path, to: 1500)
-        #expect(Self.walFrames(path) >= 1500)
-        #expect(Self.size(path) == before)
-        database.checkpointer.hold(false)
-        #expect(try await Self.eventually { Self.size(path) > before })
+        try await Self.expectCopyLeftToTheQueue(database.pool, database.checkpointer, path: path)
         // The database stays open until here: closing it would checkpoint too.
         withExtendedLifetime(database) {}
     }
