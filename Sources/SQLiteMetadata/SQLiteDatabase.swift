@@ -37,7 +37,6 @@ public final class SQLiteDatabase: Sendable {
         configuration.label = "mediagate"
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
-        self.pointReader = SQLitePointReader(path: path)
         let checkpointer = try WALCheckpointer(path: path)
         self.checkpointer = checkpointer
         // DatabasePool sets `synchronous = NORMAL` on its writer when it enables WAL; commits
@@ -46,6 +45,8 @@ public final class SQLiteDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             if let writer = db.sqliteConnection { checkpointer.install(on: writer) }
         }
+        // After the writer's first statement: the WAL index exists then.
+        self.pointReader = SQLitePointReader(path: path)
     }
 
     deinit {

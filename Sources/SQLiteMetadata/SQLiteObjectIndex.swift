@@ -8,6 +8,9 @@ public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex, ImmediateObj
     /// The shared database.
     public let database: SQLiteDatabase
     private let commits = CommitGroup()
+    /// Records read on the request path, kept until the next commit of the database
+    /// (bench/PROFILE.md, session 15): up to 8,192 records, 32 MiB of inline bytes.
+    let records = CommitScopedCache<RecordAddress, ObjectRecord>(maxEntries: 8192, maxCost: 32 << 20)
 
     /// Opens the index on `database`, creating or upgrading its tables (migrations `storage-*`).
     /// - Throws: `DatabaseError` when a migration fails.
@@ -79,15 +82,17 @@ public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex, ImmediateObj
     public func object(bucket: String, key: String) async throws -> ObjectRecord? {
         // One statement (its own snapshot) on the calling thread; the bucket is looked at only
         // when the key is missing (a bucket with objects cannot be deleted).
-        if let record = try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key) { return record }
+        if let record = try objectNow(bucket: bucket, key: key) { return record }
         try requireBucket(bucket)
         return nil
     }
 
     /// The record alone, on the calling thread (``ImmediateObjectIndex``); nil also when the
-    /// bucket is missing.
+    /// bucket is missing. From ``records`` when no commit came since it was read there.
     public func objectNow(bucket: String, key: String) throws -> ObjectRecord? {
-        try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key)
+        try records.value(for: RecordAddress(bucket: bucket, key: key), at: database.pointReader.changeToken(), cost: \.cost) {
+            try ObjectIndexRows.record(database.pointReader, bucket: bucket, key: key)
+        }
     }
 
     /// `body` with every point read of this database on the calling thread (objects, and the
@@ -99,14 +104,21 @@ public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex, ImmediateObj
 
     /// Two records in one statement (one snapshot) on the calling thread
     /// (``ImmediateObjectIndex``); nil for both also when the bucket is missing.
+    /// Both from ``records`` when no commit came since they were read there.
     public func objectsNow(bucket: String, _ first: String, _ second: String) throws -> (ObjectRecord?, ObjectRecord?) {
-        try ObjectIndexRows.records(database.pointReader, bucket: bucket, first, second)
+        let token = database.pointReader.changeToken()
+        let (a, b) = (RecordAddress(bucket: bucket, key: first), RecordAddress(bucket: bucket, key: second))
+        if let both = records.both(a, b, at: token) { return both }
+        let read = try ObjectIndexRows.records(database.pointReader, bucket: bucket, first, second)
+        records.keep(read.0, for: a, at: token)
+        records.keep(read.1, for: b, at: token)
+        return read
     }
 
     /// Two records in one statement (one snapshot) on the calling thread.
     /// - Throws: ``StorageError/Code/noSuchBucket``.
     public func objects(bucket: String, _ first: String, _ second: String) async throws -> (ObjectRecord?, ObjectRecord?) {
-        let (a, b) = try ObjectIndexRows.records(database.pointReader, bucket: bucket, first, second)
+        let (a, b) = try objectsNow(bucket: bucket, first, second)
         if a == nil && b == nil { try requireBucket(bucket) }
         return (a, b)
     }
@@ -227,5 +239,47 @@ public struct SQLiteObjectIndex: ObjectIndex, ImmediateObjectIndex, ImmediateObj
         case is StorageError, is CancellationError: error
         default: StorageError(.internalError, "sqlite: \(error)")
         }
+    }
+}
+
+/// A key of a bucket: where a record is kept in ``SQLiteObjectIndex/records``. Keys are their
+/// UTF-8 bytes, as in the index: two keys that Swift's `String` holds equal (one composed, one
+/// decomposed) are two keys.
+struct RecordAddress: Hashable, Sendable {
+    let bucket: String
+    let key: String
+
+    static func == (a: Self, b: Self) -> Bool {
+        a.bucket.utf8.elementsEqual(b.bucket.utf8) && a.key.utf8.elementsEqual(b.key.utf8)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        Self.combine(bucket, into: &hasher)
+        hasher.combine(0xFF as UInt8)  // never in UTF-8: ends the bucket
+        Self.combine(key, into: &hasher)
+    }
+
+    private static func combine(_ text: String, into hasher: inout Hasher) {
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if done == nil { for byte in text.utf8 { hasher.combine(byte) } }
+    }
+}
+
+extension ObjectRecord {
+    /// What a kept record counts against ``SQLiteObjectIndex/records``' bound: its inline bytes.
+    var cost: Int { inlineData?.readableBytes ?? 0 }
+}
+
+extension CommitScopedCache where Key == RecordAddress, Value == ObjectRecord {
+    /// Both records, when both are kept at `token`.
+    func both(_ a: RecordAddress, _ b: RecordAddress, at token: WALChangeToken?) -> (ObjectRecord, ObjectRecord)? {
+        guard let token, let first = kept(a, at: token), let second = kept(b, at: token) else { return nil }
+        return (first, second)
+    }
+
+    /// Keeps `record` (when there is one) at `token` (when there is one).
+    func keep(_ record: ObjectRecord?, for address: RecordAddress, at token: WALChangeToken?) {
+        guard let record, let token else { return }
+        keep(record, cost: record.cost, for: address, at: token)
     }
 }

@@ -25,14 +25,17 @@ final class SQLitePointReader: Sendable {
     private let idle = Mutex<[Connection]>([])
     /// Idle connections kept; more are opened under load and closed when returned.
     private let keep = 16
-    /// The connection this thread's reads use while it runs ``inOneSnapshot(_:)`` (unretained:
-    /// that call holds it), for this reader only.
-    private let pinned: ThreadConnectionSlot
+    /// The ``inOneSnapshot(_:)`` running on this thread, for this reader only.
+    private let current: ThreadSnapshotSlot
+    /// The database's WAL index header (nil: none could be opened, and no change tokens are read).
+    private let header: WALIndexHeader?
 
-    /// Readers of the database file at `path` (which must exist, in WAL mode).
+    /// Readers of the database file at `path` (which must exist, in WAL mode, and be open:
+    /// its WAL index is opened here).
     init(path: String) {
         self.path = path
-        self.pinned = ThreadConnectionSlot()
+        self.current = ThreadSnapshotSlot()
+        self.header = WALIndexHeader(databasePath: path)
     }
 
     deinit {
@@ -45,21 +48,31 @@ final class SQLitePointReader: Sendable {
     /// the event loops' reads contend for, and `fcntl`). For a few point reads that belong
     /// together (a GET's key, tenants and object); `body` must not block. Nested calls join
     /// the outer one; when the transaction cannot begin, the reads run one by one as usual.
+    ///
+    /// The transaction begins at the first statement: reads that a ``CommitScopedCache``
+    /// answers take none. The change token is read once, first (``changeToken()``), so every
+    /// cached answer in `body` is of the same state, and statements see that state or a later one.
     func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
-        if !pinned.isAvailable || pinned.connection != nil { return try body() }
-        guard let connection = try? take() else { return try body() }
-        guard (try? connection.query("BEGIN DEFERRED", [], row: { _ in })) != nil else {
-            giveBack(connection)
-            return try body()
-        }
-        pinned.connection = connection
+        if !current.isAvailable || current.snapshot != nil { return try body() }
+        let snapshot = Snapshot(token: header?.current())
+        current.snapshot = snapshot
         defer {
-            pinned.connection = nil
-            // COMMIT ends a read transaction; a connection that is still in one is dropped.
-            try? connection.query("COMMIT", [], row: { _ in })
-            giveBack(connection)
+            current.snapshot = nil
+            if let connection = snapshot.connection {
+                // COMMIT ends a read transaction; a connection that is still in one is dropped.
+                try? connection.query("COMMIT", [], row: { _ in })
+                giveBack(connection)
+            }
         }
         return try body()
+    }
+
+    /// The database's change token for reads on the calling thread: inside
+    /// ``inOneSnapshot(_:)``, the one read when it began; else the current one. Nil when the
+    /// WAL index cannot be read or is being written.
+    func changeToken() -> WALChangeToken? {
+        if let snapshot = current.snapshot { return snapshot.token }
+        return header?.current()
     }
 
     /// Runs `sql` with `arguments` and calls `row` for each result row, in order.
@@ -85,7 +98,17 @@ final class SQLitePointReader: Sendable {
     }
 
     private func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
-        if let connection = pinned.connection { return try body(connection) }
+        if let snapshot = current.snapshot {
+            if let connection = snapshot.connection { return try body(connection) }
+            // The snapshot's first statement begins its transaction.
+            if let connection = try? take() {
+                if (try? connection.query("BEGIN DEFERRED", [], row: { _ in })) != nil {
+                    snapshot.connection = connection
+                    return try body(connection)
+                }
+                giveBack(connection)
+            }
+        }
         return try withPooledConnection(body)
     }
 
@@ -244,10 +267,21 @@ final class SQLitePointReader: Sendable {
     }
 }
 
-/// One connection per thread, kept in a POSIX thread-specific slot (not retained: whoever
-/// sets it holds the connection until it clears it). Without a key (the process ran out of
+/// One ``SQLitePointReader/inOneSnapshot(_:)`` call: the change token read when it began, and
+/// the connection in its read transaction once a statement began one.
+private final class Snapshot {
+    let token: WALChangeToken?
+    var connection: SQLitePointReader.Connection?
+
+    init(token: WALChangeToken?) {
+        self.token = token
+    }
+}
+
+/// One snapshot per thread, kept in a POSIX thread-specific slot (not retained: whoever
+/// sets it holds the snapshot until it clears it). Without a key (the process ran out of
 /// them) nothing can be kept, and reads are simply not pinned.
-private final class ThreadConnectionSlot: Sendable {
+private final class ThreadSnapshotSlot: Sendable {
     private let key: pthread_key_t?
 
     init() {
@@ -259,13 +293,13 @@ private final class ThreadConnectionSlot: Sendable {
         if let key { pthread_key_delete(key) }
     }
 
-    /// Whether a connection can be kept (``connection`` is then read back as set).
+    /// Whether a snapshot can be kept (``snapshot`` is then read back as set).
     var isAvailable: Bool { key != nil }
 
-    var connection: SQLitePointReader.Connection? {
+    var snapshot: Snapshot? {
         get {
             guard let key, let pointer = pthread_getspecific(key) else { return nil }
-            return Unmanaged<SQLitePointReader.Connection>.fromOpaque(pointer).takeUnretainedValue()
+            return Unmanaged<Snapshot>.fromOpaque(pointer).takeUnretainedValue()
         }
         set {
             guard let key else { return }

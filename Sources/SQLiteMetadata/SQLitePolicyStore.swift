@@ -14,11 +14,14 @@ import Synchronization
 /// Tenants and access keys are read on every request, so they are kept in memory together with
 /// the value of `policy_generation`, a counter that triggers raise on every change to either
 /// table (by any process). A request reads only that counter (one cached statement, on the
-/// calling thread) and rereads the tables when it moved.
+/// calling thread), or not even that while no commit came since it was read (the database's
+/// ``WALChangeToken``), and rereads the tables when it moved.
 public struct SQLitePolicyStore: PolicyStore, ImmediatePolicyReads {
     /// The shared database.
     public let database: SQLiteDatabase
     private let cache = PolicyCache()
+    /// `policy_generation`, kept until the next commit of the database.
+    private let generations = CommitScopedCache<Int, Int64>(maxEntries: 1, maxCost: 0)
 
     /// Opens the store on `database`, creating or upgrading its tables.
     /// - Throws: `DatabaseError` when a migration fails.
@@ -251,8 +254,11 @@ public struct SQLitePolicyStore: PolicyStore, ImmediatePolicyReads {
 
     /// The counter the triggers raise, read on the calling thread by a point-read connection
     /// (one statement, its own snapshot).
+    /// The generation: a point read, unless no commit came since the last one.
     private func currentGeneration() throws -> Int64 {
-        try database.pointReader.integer(Self.generationSQL) ?? 0
+        try generations.value(for: 0, at: database.pointReader.changeToken(), cost: { _ in 0 }) {
+            try database.pointReader.integer(Self.generationSQL) ?? 0
+        } ?? 0
     }
 
     private static func generation(_ db: Database) throws -> Int64 {

@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+
+/// What a WAL-mode database's last commit was, as the header of its WAL index (the `-shm`
+/// file beside it) records it: two tokens read at different times are equal only if no commit
+/// came between them.
+///
+/// SQLite rewrites that header at every commit, by any connection of any process (the commit
+/// counter, the WAL's last frame, its checksums), and when the WAL starts over (new salts).
+/// SQLite's own readers make this test to keep their page caches across transactions. The
+/// layout is SQLite's documented file format (sqlite.org/walformat.html, "the wal-index
+/// header"): two copies of a 48-byte header at the start of the file, written second copy
+/// first; a reader that finds them equal has read a header no commit was writing.
+struct WALChangeToken: Equatable, Sendable {
+    /// The header's 48 bytes.
+    fileprivate let words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+
+    static func == (a: Self, b: Self) -> Bool {
+        a.words == b.words
+    }
+}
+
+/// Reads the WAL index header of one database, with `pread` on a descriptor of its own.
+final class WALIndexHeader: Sendable {
+    /// The two header copies.
+    static let length = 96
+    private let descriptor: Int32
+
+    /// Opens the WAL index of the database at `databasePath`; nil when there is none (the
+    /// database is not in WAL mode, or not open anywhere).
+    init?(databasePath: String) {
+        let descriptor = open(databasePath + "-shm", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// The current token, or nil when the header is not settled: its copies differ (a commit
+    /// is writing it), it is not initialized yet, or the file is shorter than the header.
+    func current() -> WALChangeToken? {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.length / 8) { buffer in
+            let read = pread(descriptor, buffer.baseAddress, Self.length, 0)
+            guard read == Self.length else { return nil }
+            let half = Self.length / 16  // 6 words
+            for index in 0..<half where buffer[index] != buffer[index + half] { return nil }
+            // isInit is the byte at offset 12 (native byte order, as SQLite writes it).
+            let isInit = UnsafeRawBufferPointer(buffer).load(fromByteOffset: 12, as: UInt8.self)
+            guard isInit != 0 else { return nil }
+            return WALChangeToken(words: (buffer[0], buffer[1], buffer[2], buffer[3], buffer[4], buffer[5]))
+        }
+    }
+}
+
+/// Values read from a database, each kept with the ``WALChangeToken`` read before it was read,
+/// and handed out only while the token is still current: the first commit after makes every
+/// entry a miss (they are dropped when the next value is kept).
+///
+/// For reads on the request path (an object's record, the policy generation) that would
+/// otherwise take a read transaction, with its locks, each time. Bounded in entries and in
+/// cost (the bytes a value holds): a value that does not fit empties the cache first.
+final class CommitScopedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private struct Entries {
+        var token: WALChangeToken?
+        var values: [Key: (value: Value, cost: Int)] = [:]
+        var cost = 0
+        var hits = 0
+    }
+
+    private let entries = Mutex(Entries())
+    private let maxEntries: Int
+    private let maxCost: Int
+
+    init(maxEntries: Int, maxCost: Int) {
+        self.maxEntries = maxEntries
+        self.maxCost = maxCost
+    }
+
+    /// Lookups answered from the cache so far (for tests).
+    var hits: Int { entries.withLock { $0.hits } }
+
+    /// `key`'s value: kept if kept at `token`, else read by `read` and kept (unless nil) at
+    /// `token`. Without a token nothing is kept.
+    /// - Parameters:
+    ///   - token: the token read before `read` runs; `read` must see every commit before it.
+    ///   - cost: what a value holds, counted against the cache's bound.
+    func value(
+        for key: Key, at token: WALChangeToken?, cost: (Value) -> Int, read: () throws -> Value?
+    ) rethrows -> Value? {
+        guard let token else { return try read() }
+        if let found = kept(key, at: token) { return found }
+        guard let value = try read() else { return nil }
+        keep(value, cost: cost(value), for: key, at: token)
+        return value
+    }
+
+    /// `key`'s value if kept at `token`.
+    func kept(_ key: Key, at token: WALChangeToken) -> Value? {
+        entries.withLock { entries in
+            guard entries.token == token, let found = entries.values[key] else { return nil }
+            entries.hits += 1
+            return found.value
+        }
+    }
+
+    /// Keeps `value`, read in a snapshot that includes every commit before `token` was read.
+    /// Kept at a token that is no longer current, it is never handed out: a later lookup
+    /// compares the token current then.
+    func keep(_ value: Value, cost: Int, for key: Key, at token: WALChangeToken) {
+        guard cost <= maxCost else { return }
+        entries.withLock { entries in
+            if entries.token != token { entries = Entries(token: token, hits: entries.hits) }
+            if let old = entries.values.removeValue(forKey: key) { entries.cost -= old.cost }
+            if entries.values.count >= maxEntries || entries.cost + cost > maxCost {
+                entries.values.removeAll(keepingCapacity: true)
+                entries.cost = 0
+            }
+            entries.values[key] = (value, cost)
+            entries.cost += cost
+        }
+    }
+}
