@@ -21,6 +21,11 @@ struct WALChangeToken: Equatable, Sendable {
 }
 
 /// Reads the WAL index header of one database, with `pread` on a descriptor of its own.
+///
+/// The descriptor names the file as long as this process keeps a connection to the database
+/// open: SQLite removes the file only when the last connection anywhere closes, and the
+/// gateway's ``SQLiteDatabase`` keeps its writer and its checkpointer's connection open for
+/// its whole life (and the point reader that holds this, with it).
 final class WALIndexHeader: Sendable {
     /// The two header copies.
     static let length = 96
