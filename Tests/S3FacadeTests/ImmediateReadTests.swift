@@ -48,6 +48,19 @@ struct ImmediateReadTests {
 
         func remove() { try? FileManager.default.removeItem(at: directory) }
 
+        /// Runs `script` on the stack's database in a `python3` process, in one transaction.
+        func runInAnotherProcess(_ script: String) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript('BEGIN;' + sys.argv[2] + 'COMMIT;'); c.close()",
+                directory.appendingPathComponent("meta.db").path, script,
+            ]
+            try process.run()
+            process.waitUntilExit()
+            try #require(process.terminationStatus == 0)
+        }
+
         /// Adds tenant `name`, owning keys under `<name>/`; returns its key pair.
         func addTenant(_ name: String) async throws -> SigV4Credentials {
             let key = AccessKeyRecord.generate(tenant: name, now: Date())
@@ -195,6 +208,31 @@ struct ImmediateReadTests {
             #expect(try await stack.policy.removeTenant(named: "acme"))
             #expect(stack.gateway.immediateAnswer(to: Self.head(tenant, .get, "/media/acme/x", presigned: true)) == nil)
             #expect(try await tenant.send(.get, "/media/acme/x").status == .forbidden)
+        }
+    }
+
+    /// What another process commits (an admin command, a script with plain SQL) is answered at
+    /// once: what the gateway kept of its earlier reads of the index is not.
+    @Test func changesCommittedByAnotherProcessAreAnsweredAtOnce() async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        let acme = try await stack.addTenant("acme")
+        try await Application(responder: stack.gateway).test(.router) { client in
+            let root = SignedClient(client: client)
+            let tenant = root.signing(as: acme)
+            #expect(try await root.send(.put, "/media").status == .ok)
+            #expect(try await tenant.send(.put, "/media/acme/a.txt", body: Array("first".utf8)).status == .ok)
+            let get = Self.head(tenant, .get, "/media/acme/a.txt", presigned: true)
+            for _ in 0..<2 {
+                #expect(stack.gateway.immediateAnswer(to: get)?.body.map { String(buffer: $0) } == "first")
+            }
+            // The bytes, rewritten in place (same length) with plain SQL.
+            try stack.runInAnotherProcess("UPDATE object_data SET data = CAST('fresh' AS BLOB);")
+            #expect(stack.gateway.immediateAnswer(to: get)?.body.map { String(buffer: $0) } == "fresh")
+            // The tenant, removed: its key is refused on this path, and by the regular one.
+            try stack.runInAnotherProcess("DELETE FROM access_keys WHERE tenant = 'acme'; DELETE FROM tenants WHERE name = 'acme';")
+            #expect(stack.gateway.immediateAnswer(to: get) == nil)
+            #expect(try await tenant.send(.get, "/media/acme/a.txt").status == .forbidden)
         }
     }
 
