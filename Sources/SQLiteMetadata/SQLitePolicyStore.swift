@@ -253,8 +253,7 @@ public struct SQLitePolicyStore: PolicyStore, ImmediatePolicyReads {
     private static let generationSQL = "SELECT value FROM policy_generation WHERE id = 1"
 
     /// The counter the triggers raise, read on the calling thread by a point-read connection
-    /// (one statement, its own snapshot).
-    /// The generation: a point read, unless no commit came since the last one.
+    /// (one statement, its own snapshot), unless no commit came since it was last read.
     private func currentGeneration() throws -> Int64 {
         try generations.value(for: 0, at: database.pointReader.changeToken(), cost: { _ in 0 }) {
             try database.pointReader.integer(Self.generationSQL) ?? 0
