@@ -19,8 +19,35 @@ public final class GatewayMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         // Register the families up front so they appear before the first request.
-        _ = registry.makeCounter(name: "mediagate_variant_derivations_total", labels: [], help: "Image variants derived from a source.")
-        _ = registry.makeCounter(name: "mediagate_variant_cache_hits_total", labels: [], help: "Variant reads served from a stored variant.")
+        _ = registry.makeCounter(descriptor: Self.variantDerivations, labels: [])
+        _ = registry.makeCounter(descriptor: Self.variantCacheHits, labels: [])
+    }
+
+    // The families, named `mediagate[_<subsystem>]_<name>_<unit>`; computed, because the
+    // descriptor type is not `Sendable`, and read only when a series is made.
+    private static var requests: MetricNameDescriptor {
+        .init(namespace: "mediagate", metricName: "requests", unitName: "total",
+              helpText: "S3 and control requests answered.")
+    }
+
+    private static var requestDuration: MetricNameDescriptor {
+        .init(namespace: "mediagate", metricName: "request_duration", unitName: "seconds",
+              helpText: "Time from request head to response head.")
+    }
+
+    private static var variantDerivations: MetricNameDescriptor {
+        .init(namespace: "mediagate", subsystem: "variant", metricName: "derivations", unitName: "total",
+              helpText: "Image variants derived from a source.")
+    }
+
+    private static var variantDerivationTime: MetricNameDescriptor {
+        .init(namespace: "mediagate", subsystem: "variant", metricName: "derivation", unitName: "seconds",
+              helpText: "Time to derive one variant (decode, resize, encode), queue wait excluded.")
+    }
+
+    private static var variantCacheHits: MetricNameDescriptor {
+        .init(namespace: "mediagate", subsystem: "variant", metricName: "cache_hits", unitName: "total",
+              helpText: "Variant reads served from a stored variant.")
     }
 
     /// Records one finished request.
@@ -29,14 +56,9 @@ public final class GatewayMetrics: Sendable {
         let made = series.withLock { $0[key] } ?? {
             let made = (
                 counter: registry.makeCounter(
-                    name: "mediagate_requests_total",
-                    labels: [("operation", operation), ("status", String(status))],
-                    help: "S3 and control requests answered."),
+                    descriptor: Self.requests, labels: [("operation", operation), ("status", String(status))]),
                 histogram: registry.makeDurationHistogram(
-                    name: "mediagate_request_duration_seconds",
-                    labels: [("operation", operation)],
-                    buckets: Self.buckets,
-                    help: "Time from request head to response head.")
+                    descriptor: Self.requestDuration, labels: [("operation", operation)], buckets: Self.buckets)
             )
             series.withLock { $0[key] = made }
             return made
@@ -48,13 +70,10 @@ public final class GatewayMetrics: Sendable {
     /// Callbacks for a ``VariantService`` that count into these metrics.
     public var variantEvents: VariantEvents {
         // Made once: a registry lookup per cache hit was a visible part of a cached variant GET.
-        let derivations = registry.makeCounter(
-            name: "mediagate_variant_derivations_total", labels: [], help: "Image variants derived from a source.")
+        let derivations = registry.makeCounter(descriptor: Self.variantDerivations, labels: [])
         let derivationTime = registry.makeDurationHistogram(
-            name: "mediagate_variant_derivation_seconds", labels: [], buckets: Self.buckets,
-            help: "Time to derive one variant (decode, resize, encode), queue wait excluded.")
-        let hits = registry.makeCounter(
-            name: "mediagate_variant_cache_hits_total", labels: [], help: "Variant reads served from a stored variant.")
+            descriptor: Self.variantDerivationTime, labels: [], buckets: Self.buckets)
+        let hits = registry.makeCounter(descriptor: Self.variantCacheHits, labels: [])
         return VariantEvents(
             derived: { duration in
                 derivations.increment()

@@ -220,7 +220,8 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func write(_ made: ImmediateAnswer, context: ChannelHandlerContext) {
         var head = made.head
-        head.headerFields[.date] = currentDate()
+        // The responder's answers carry no `Date`: appended, not set (which searches first).
+        head.headerFields.append(HTTPField(name: .date, value: currentDate()))
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body = made.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

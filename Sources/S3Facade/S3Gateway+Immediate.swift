@@ -65,8 +65,10 @@ extension S3Gateway: ImmediateResponder {
             }
             guard let (call, info, bytes) = looked else { return nil }
             var out = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: false)
-            out[.contentLength] = String(info.size)
-            Self.stamp(&out, requestID: RequestID.make())
+            // Appended, as in `ObjectHeaders`: none of these is among the object's headers.
+            out.append(HTTPField(name: .contentLength, value: String(info.size)))
+            out.append(HTTPField(name: .amzRequestID, value: RequestID.make()))
+            out.append(HTTPField(name: .server, value: "mediagate"))
             metrics.record(operation: call.operation.name, status: 200, duration: ContinuousClock.now - started)
             return ImmediateAnswer(head: HTTPResponse(status: .ok, headerFields: out), body: head.method == .head ? nil : bytes)
         } catch {

@@ -1,5 +1,6 @@
 import Dispatch
 import GRDBSQLite
+import Logging
 import Storage
 import Synchronization
 
@@ -40,16 +41,19 @@ final class WALCheckpointer: Sendable {
 
     private let state: Mutex<State>
     private let connection: CheckpointConnection
+    /// Where failed checkpoints are reported.
+    private let logger: Logger
     private let queue = DispatchQueue(label: "mediagate.wal-checkpoint")
     /// The hook is installed and holds this checkpointer.
     private let installed = Mutex(false)
 
     /// A checkpointer for the WAL database at `path`, with a connection of its own.
     /// - Throws: ``StorageError/Code/internalError`` when the connection cannot be opened.
-    init(path: String, step: Int32 = 1000, limit: Int32 = 4000) throws {
+    init(path: String, step: Int32 = 1000, limit: Int32 = 4000, logger: Logger = Logger(label: "mediagate.sqlite")) throws {
         precondition(step > 0 && limit > step)
         self.step = step
         self.limit = limit
+        self.logger = logger
         self.state = Mutex(State(due: step))
         self.connection = try CheckpointConnection(path: path)
     }
@@ -91,7 +95,8 @@ final class WALCheckpointer: Sendable {
         if frames >= limit {
             // SQLite's automatic checkpoint does the same from its hook. Busy (a background
             // pass is running) just leaves it to the next commit.
-            sqlite3_wal_checkpoint_v2(writer, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            let status = sqlite3_wal_checkpoint_v2(writer, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            report(status, by: "the writer", connection: writer, frames: frames)
             return
         }
         let wake = state.withLock { state in
@@ -109,11 +114,27 @@ final class WALCheckpointer: Sendable {
         guard !state.withLock({ $0.held }) else { return }
         // Errors (SQLITE_BUSY while the writer checkpoints, I/O) leave the frames to the next
         // pass or the writer; the WAL stays valid either way.
-        connection.checkpoint()
+        let status = connection.checkpoint()
+        report(status, by: "a background pass", connection: connection.handle, frames: nil)
         state.withLock { state in
             state.busy = false
             state.passes += 1
         }
+    }
+}
+
+extension WALCheckpointer {
+    /// Logs a checkpoint that failed for a reason other than a busy database (another
+    /// checkpoint running, which the next one follows up): the frames stay in the WAL, which
+    /// grows until a checkpoint succeeds.
+    func report(_ status: Int32, by whom: String, connection: OpaquePointer?, frames: Int32?) {
+        guard status != SQLITE_OK, status & 0xFF != SQLITE_BUSY else { return }
+        var metadata: Logger.Metadata = [
+            "by": "\(whom)", "code": "\(status)",
+            "error": "\(connection.map { String(cString: sqlite3_errmsg($0)) } ?? "")",
+        ]
+        if let frames { metadata["walFrames"] = "\(frames)" }
+        logger.warning("WAL checkpoint failed", metadata: metadata)
     }
 }
 
@@ -129,7 +150,7 @@ private func walHook(
 
 /// The checkpointer's connection; used on its queue only.
 private final class CheckpointConnection: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     init(path: String) throws {
         let handle = try openSQLiteConnection(path: path, for: "checkpoints")
@@ -152,7 +173,8 @@ private final class CheckpointConnection: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
-    func checkpoint() {
+    /// A PASSIVE checkpoint; SQLite's result code.
+    func checkpoint() -> Int32 {
         sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
     }
 }

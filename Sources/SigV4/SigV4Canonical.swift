@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 
 /// Builds the parts of a SigV4 canonical request exactly as S3 does.
@@ -17,6 +18,13 @@ enum SigV4Canonical {
     static func appendCanonicalURI(rawPath: String, to out: inout [UInt8]) {
         guard !rawPath.isEmpty else {
             out.append(UInt8(ascii: "/"))
+            return
+        }
+        if !rawPath.utf8.contains(UInt8(ascii: "%")) {
+            // Nothing to decode (`+` stays a plus in a path): encoded from the raw bytes.
+            out.reserveCapacity(out.count + rawPath.utf8.count * 3 + 1)
+            if rawPath.utf8.first != UInt8(ascii: "/") { out.append(UInt8(ascii: "/")) }
+            SigV4Encoding.appendEncoded(rawPath.utf8, encodeSlash: false, to: &out)
             return
         }
         let decoded = SigV4Encoding.percentDecode(rawPath, plusAsSpace: false)
@@ -49,18 +57,30 @@ enum SigV4Canonical {
             SigV4Encoding.appendEncoded(item.value, encodeSlash: true, to: &encoded)
             pairs.append((nameStart..<valueStart, valueStart..<encoded.count))
         }
-        pairs.sort { a, b in
-            let aName = encoded[a.name], bName = encoded[b.name]
-            return aName.elementsEqual(bName)
-                ? encoded[a.value].lexicographicallyPrecedes(encoded[b.value]) : aName.lexicographicallyPrecedes(bName)
-        }
         out.reserveCapacity(out.count + encoded.count + 2 * pairs.count)
-        for (index, pair) in pairs.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: "&")) }
-            out.append(contentsOf: encoded[pair.name])
-            out.append(UInt8(ascii: "="))
-            out.append(contentsOf: encoded[pair.value])
+        encoded.withUnsafeBufferPointer { bytes in
+            // Compared in place: slices of the array would retain and release it per comparison.
+            pairs.sort { a, b in
+                let byName = compare(bytes, a.name, b.name)
+                return byName == 0 ? compare(bytes, a.value, b.value) < 0 : byName < 0
+            }
+            for (index, pair) in pairs.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: "&")) }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[pair.name]))
+                out.append(UInt8(ascii: "="))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[pair.value]))
+            }
         }
+    }
+
+    /// The byte-wise order of two ranges of `bytes`: negative, zero or positive.
+    private static func compare(_ bytes: UnsafeBufferPointer<UInt8>, _ a: Range<Int>, _ b: Range<Int>) -> Int {
+        let common = min(a.count, b.count)
+        if common > 0, let base = bytes.baseAddress {
+            let order = memcmp(base + a.lowerBound, base + b.lowerBound, common)
+            if order != 0 { return Int(order) }
+        }
+        return a.count - b.count
     }
 
     /// Trims leading/trailing whitespace and collapses inner whitespace runs to one space.

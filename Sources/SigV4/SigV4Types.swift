@@ -219,6 +219,17 @@ extension String {
         return pieces
     }
 
+    /// Whether the text starts with `prefix` (lowercase ASCII), in any ASCII case.
+    func hasASCIIPrefixIgnoringCase(_ prefix: StaticString) -> Bool {
+        prefix.withUTF8Buffer { wanted in
+            var text = utf8.makeIterator()
+            for byte in wanted {
+                guard let got = text.next(), (got >= 0x41 && got <= 0x5A ? got | 0x20 : got) == byte else { return false }
+            }
+            return true
+        }
+    }
+
     /// ASCII lowercase (header names).
     var asciiLowercased: String {
         guard utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return self }

@@ -162,11 +162,12 @@ public struct SigV4Verifier: Sendable {
         let key = keyCache.signingKey(accessKeyID: parsed.accessKeyID, secret: secretAccessKey,
                                       date: parsed.scopeDate, region: parsed.region, service: parsed.service)
         // Built as bytes; the texts are made only for a mismatch's error details.
-        let scope = parsed.scope
         let canonicalRequest = SigV4Canonical.canonicalRequest(
             request, signedHeaders: parsed.signedHeaders, payloadHash: parsed.payloadHash,
             excludingSignature: parsed.kind != .header)
-        let stringToSign = SigV4Crypto.stringToSign(amzDate: parsed.amzDate, scope: scope, canonicalRequest: canonicalRequest)
+        let stringToSign = SigV4Crypto.stringToSign(
+            amzDate: parsed.amzDate, scopeDate: parsed.scopeDate, region: parsed.region, service: parsed.service,
+            canonicalRequest: canonicalRequest)
         guard SigV4Crypto.signatureMatches(key, stringToSign, signature: parsed.signature) else {
             throw SigV4Error(.signatureDoesNotMatch,
                              "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
@@ -175,9 +176,10 @@ public struct SigV4Verifier: Sendable {
         }
 
         var unsigned: [String] = []
-        for header in request.headers {
+        // Lowercased only when the name starts with `x-amz-` in some case: most names do not.
+        for header in request.headers where header.name.hasASCIIPrefixIgnoringCase("x-amz-") {
             let name = header.name.asciiLowercased
-            if name.hasPrefix("x-amz-"), name != "x-amz-content-sha256", !parsed.signedHeaders.contains(name), !unsigned.contains(name) {
+            if name != "x-amz-content-sha256", !parsed.signedHeaders.contains(name), !unsigned.contains(name) {
                 unsigned.append(name)
             }
         }
@@ -188,7 +190,7 @@ public struct SigV4Verifier: Sendable {
 
         let chunkContext: SigV4ChunkContext? = switch parsed.payload {
         case .streamingSigned, .streamingSignedTrailer:
-            SigV4ChunkContext(signingKey: key.key, amzDate: parsed.amzDate, scope: scope, seedSignature: parsed.signature)
+            SigV4ChunkContext(signingKey: key.key, amzDate: parsed.amzDate, scope: parsed.scope, seedSignature: parsed.signature)
         default: nil
         }
         let declaredTrailers = request.values(of: "x-amz-trailer")

@@ -131,14 +131,42 @@ enum SigV4Crypto {
     static func stringToSign(amzDate: String, scope: String, canonicalRequest: [UInt8]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(algorithm.utf8.count + amzDate.utf8.count + scope.utf8.count + 67)
+        appendHead(amzDate: amzDate, to: &out)
+        out.append(contentsOf: scope.utf8)
+        appendTail(canonicalRequest, to: &out)
+        return out
+    }
+
+    /// The same string to sign, with the scope's parts written straight into it (the verifier:
+    /// the scope's own text is then not made for each request).
+    static func stringToSign(amzDate: String, scopeDate: String, region: String, service: String,
+                             canonicalRequest: [UInt8]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(algorithm.utf8.count + amzDate.utf8.count + scopeDate.utf8.count + region.utf8.count
+            + service.utf8.count + 82)
+        appendHead(amzDate: amzDate, to: &out)
+        out.append(contentsOf: scopeDate.utf8)
+        out.append(UInt8(ascii: "/"))
+        out.append(contentsOf: region.utf8)
+        out.append(UInt8(ascii: "/"))
+        out.append(contentsOf: service.utf8)
+        out.append(contentsOf: "/aws4_request".utf8)
+        appendTail(canonicalRequest, to: &out)
+        return out
+    }
+
+    /// The algorithm and the request time, each ended by a newline.
+    private static func appendHead(amzDate: String, to out: inout [UInt8]) {
         out.append(contentsOf: algorithm.utf8)
         out.append(UInt8(ascii: "\n"))
         out.append(contentsOf: amzDate.utf8)
         out.append(UInt8(ascii: "\n"))
-        out.append(contentsOf: scope.utf8)
+    }
+
+    /// The newline after the scope and the canonical request's hash.
+    private static func appendTail(_ canonicalRequest: [UInt8], to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\n"))
         SHA256.hash(data: canonicalRequest).withUnsafeBytes { SigV4Encoding.appendHex($0, to: &out) }
-        return out
     }
 
     /// The string to sign of an aws-chunked data chunk.

@@ -38,7 +38,7 @@ struct ReceiveBufferHandlerTests {
         let handlers: @Sendable () -> [any RemovableChannelHandler] = {
             withHandler ? [ReceiveBufferHandler(), probe] : [probe]
         }
-        let app = Application(router: router, server: .http1(additionalChannelHandlers: handlers()))
+        let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: handlers())))
         let size = 16 << 20
         try await app.test(.live) { client in
             let response = try await client.execute(

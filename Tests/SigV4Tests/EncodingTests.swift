@@ -48,6 +48,10 @@ struct EncodingTests {
         ("&&x=1&", "x=1"),
         ("k=a=b", "k=a%3Db"),
         ("B=1&a=1&_=1", "B=1&_=1&a=1"),
+        // A name that is a prefix of another sorts first; values too, the empty one first.
+        ("ab=0&a=1&a=&a=10&a=0", "a=&a=0&a=1&a=10&ab=0"),
+        // Byte order of the encoded forms: `%` (0x25) before digits and letters, `~` after.
+        ("z=%C3%A9&z=~&z=A&z=%21", "z=%21&z=%C3%A9&z=A&z=~"),
     ])
     func canonicalQuery(_ raw: String, _ expected: String) {
         #expect(SigV4Canonical.canonicalQuery(rawQuery: raw, excludingSignature: false) == expected)

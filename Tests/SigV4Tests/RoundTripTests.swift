@@ -105,9 +105,15 @@ struct RoundTripTests {
         var request = Fixture.signed(method: "PUT", path: "/bucket/k")
         request.headers.append((name: "x-amz-copy-source", value: "/other/secret"))
         #expect(Fixture.errorCode { _ = try Fixture.verify(request) } == .headersNotSigned)
-        // Unsigned non-amz headers are fine.
+        // In any case.
+        var upper = Fixture.signed(method: "PUT", path: "/bucket/k")
+        upper.headers.append((name: "X-AMZ-Tagging", value: "a=b"))
+        #expect(Fixture.errorCode { _ = try Fixture.verify(upper) } == .headersNotSigned)
+        // Unsigned non-amz headers are fine, names that only begin like one too.
         var ok = Fixture.signed(method: "PUT", path: "/bucket/k")
         ok.headers.append((name: "User-Agent", value: "curl"))
+        ok.headers.append((name: "X-Amz", value: "1"))
+        ok.headers.append((name: "x-amzfoo", value: "1"))
         #expect(Fixture.errorCode { _ = try Fixture.verify(ok) } == nil)
     }
 

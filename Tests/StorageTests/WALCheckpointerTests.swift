@@ -1,6 +1,9 @@
 import Foundation
 import GRDB
+import GRDBSQLite
+import Logging
 import Storage
+import Synchronization
 import Testing
 
 @testable import SQLiteMetadata
@@ -149,5 +152,63 @@ struct WALCheckpointerTests {
         try await Self.expectCopyLeftToTheQueue(database.pool, database.checkpointer, path: path)
         // The database stays open until here: closing it would checkpoint too.
         withExtendedLifetime(database) {}
+    }
+
+    @Test
+    func aFailedCheckpointIsLoggedAndABusyOneIsNot() async throws {
+        let (path, cleanUp) = try DiskStoreTests.scratchDatabase()
+        defer { cleanUp() }
+        let pool = try DatabasePool(path: path)
+        try Self.createTable(pool)
+        let logged = LoggedLines()
+        let checkpointer = try WALCheckpointer(
+            path: path, logger: Logger(label: "test") { _ in CapturingLogHandler(lines: logged) })
+        try Self.onWriter(pool) { writer in
+            // A real failure of SQLite's: a checkpoint of a database the connection lacks.
+            let failed = sqlite3_wal_checkpoint_v2(writer, "nosuch", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            #expect(failed == SQLITE_ERROR)
+            checkpointer.report(failed, by: "the writer", connection: writer, frames: 4000)
+            // Busy (plain and extended) leaves the frames to the next checkpoint: not logged.
+            checkpointer.report(SQLITE_BUSY, by: "a background pass", connection: writer, frames: nil)
+            checkpointer.report(SQLITE_BUSY | (2 << 8), by: "a background pass", connection: writer, frames: nil)
+            checkpointer.report(SQLITE_OK, by: "a background pass", connection: writer, frames: nil)
+        }
+        let lines = logged.lines.withLock { $0 }
+        #expect(lines.count == 1)
+        let line = try #require(lines.first)
+        #expect(line.level == .warning)
+        #expect(line.message == "WAL checkpoint failed")
+        #expect(line.metadata["by"] == "the writer")
+        #expect(line.metadata["code"] == "\(SQLITE_ERROR)")
+        #expect(line.metadata["walFrames"] == "4000")
+        #expect(line.metadata["error"]?.description.contains("nosuch") == true)
+    }
+}
+
+/// What a ``CapturingLogHandler`` was given.
+private final class LoggedLines: Sendable {
+    struct Line: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: Logger.Metadata
+    }
+
+    let lines = Mutex<[Line]>([])
+}
+
+/// A log handler that keeps every line it is given.
+private struct CapturingLogHandler: LogHandler {
+    let lines: LoggedLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let line = LoggedLines.Line(level: event.level, message: "\(event.message)", metadata: event.metadata ?? [:])
+        lines.lines.withLock { $0.append(line) }
     }
 }
