@@ -56,9 +56,13 @@ final class HTTPTypesServerCodec: ChannelDuplexHandler, RemovableChannelHandler 
 
     /// Puts this codec in place of NIO's in `pipeline`; leaves a pipeline without NIO's codec
     /// as it is.
-    static func replaceNIOCodec(in pipeline: ChannelPipeline.SynchronousOperations) throws {
-        guard let nio = try? pipeline.context(handlerType: HTTP1ToHTTPServerCodec.self) else { return }
-        try pipeline.addHandler(HTTPTypesServerCodec(), position: .after(nio.handler))
+    /// - Returns: The codec put in; nil for a pipeline without NIO's.
+    @discardableResult
+    static func replaceNIOCodec(in pipeline: ChannelPipeline.SynchronousOperations) throws -> HTTPTypesServerCodec? {
+        guard let nio = try? pipeline.context(handlerType: HTTP1ToHTTPServerCodec.self) else { return nil }
+        let codec = HTTPTypesServerCodec()
+        try pipeline.addHandler(codec, position: .after(nio.handler))
         pipeline.removeHandler(context: nio, promise: nil)
+        return codec
     }
 }

@@ -1,9 +1,8 @@
 import Foundation
 import GatewayCore
 import HTTPTypes
-import HummingbirdCore
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 
 /// Answers in the channel pipeline, on the connection's event loop, the requests an
 /// ``ImmediateResponder`` can answer without a per-request task: plain reads at once
@@ -13,11 +12,12 @@ import NIOHTTPTypes
 /// Hummingbird hands each request to an async handler through `NIOAsyncChannel` and writes the
 /// answer back through it; for a 4 KiB GET that costs more than the GET itself (measured against
 /// a plain SwiftNIO server on this machine kind: bench/PROFILE.md, session 11), and a PUT's body
-/// crosses the same way.
+/// crosses the same way. The handler sits right after NIO's HTTP/1 decoder, before the
+/// conversion to HTTP types and Hummingbird's handlers: its answers go to NIO's encoder as they
+/// are made (the conversion both ways and the trips through those handlers cost a small GET as
+/// much as its signature check: bench/PROFILE.md, session 17).
 ///
-/// It sits after Hummingbird's `HTTPConnectionStateHandler`, so that answers written here
-/// count for the idle timeout and for graceful shutdown like any other. Answers leave in
-/// request order:
+/// Answers leave in request order:
 /// - a request is taken here only while no earlier request of the connection is still being
 ///   answered by Hummingbird;
 /// - while a write taken here awaits its commit, what arrives after it (request parts, inbound
@@ -28,29 +28,37 @@ import NIOHTTPTypes
 /// within the responder's limit (and that does not wait for `100 Continue`) is held with its
 /// body until its end; a write declined then, or given back after a failed commit, passes on
 /// whole (head, body, end) to Hummingbird.
+///
+/// Hummingbird's connection state handler, after this one, sees only the requests passed on;
+/// so the idle timeout is kept here, for every request, as that handler keeps it: the
+/// connection closes once nothing was read or answered for `idleTimeout`, unless an answer is
+/// still being made for a request read whole. Once the server asks connections to quiesce,
+/// every request passes on, so that the state handler closes the connection after its answer.
 final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     /// A request kept here: its head and the body so far.
     private struct Held {
-        var head: HTTPRequest
+        var head: HTTPRequestHead
         var body: ByteBuffer?
     }
 
     /// What arrived while a write was in flight.
     private enum Arrival {
-        case part(HTTPRequestPart)
+        case part(HTTPServerRequestPart)
         case event(Any)
         case error(any Error)
     }
 
     private let responder: any ImmediateResponder
     private let writeLimit: Int
-    /// The requests in progress on this connection's event loop.
+    /// The requests in progress on this connection's event loop (the writes taken here count
+    /// while their commit runs; Hummingbird's requests are counted after the conversion).
     private let load: LoopLoad
+    private let idleTimeout: TimeAmount?
     /// Requests passed on whose answers have not been fully written.
     private var passedOn = 0
     /// A request kept until its end shows whether it can be answered here.
@@ -62,20 +70,43 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// A read the pipeline asked for while `writing` was set.
     private var readDeferred = false
     /// False once the handler left the pipeline (the connection closed): a write that ends
-    /// then has no one to answer. (`channelInactive` does not reach this handler:
-    /// Hummingbird's connection state handler before it keeps that event.)
+    /// then has no one to answer.
     private var inPipeline = true
+    /// Set once the server asked the connection to quiesce: nothing more is taken here.
+    private var quiescing = false
+    /// A request's head was read and its end not yet.
+    private var reading = false
+    /// When a request part was last read or an answer last ended.
+    private var lastActive = NIODeadline.uptimeNanoseconds(0)
+    /// The pending check of the idle timeout.
+    private var idleCheck: Scheduled<Void>?
     /// The `Date` header of the current second.
     private var date: (second: Int, value: String) = (0, "")
 
-    init(responder: any ImmediateResponder, load: LoopLoad) {
+    init(responder: any ImmediateResponder, load: LoopLoad, idleTimeout: TimeAmount? = nil) {
         self.responder = responder
         self.load = load
         self.writeLimit = responder.immediateWriteLimit
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { touch(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        touch(context: context)
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        switch part {
+        case .head: reading = true
+        case .body: break
+        case .end: reading = false
+        }
+        touch(context: context)
         if writing != nil {
             arrived.append(.part(part))
         } else {
@@ -84,6 +115,14 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            // A request waiting here for its end goes on, so that the state handler waits for it.
+            if writing == nil, let request = held {
+                held = nil
+                passOn(request, ended: false, context: context)
+            }
+        }
         // An input closed after a PUT must not reach Hummingbird before that PUT's answer.
         if writing != nil {
             arrived.append(.event(event))
@@ -104,6 +143,8 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     func handlerRemoved(context: ChannelHandlerContext) {
         inPipeline = false
         arrived.removeAll()
+        idleCheck?.cancel()
+        idleCheck = nil
     }
 
     func read(context: ChannelHandlerContext) {
@@ -115,11 +156,14 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), passedOn > 0 { passedOn -= 1 }
+        if case .end = unwrapOutboundIn(data), passedOn > 0 {
+            passedOn -= 1
+            touch(context: context)
+        }
         context.write(data, promise: promise)
     }
 
-    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
             if passedOn == 0 && takes(head) {
@@ -130,7 +174,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .body(let buffer):
             if var request = held {
                 held = nil
-                if request.head.method == .put && (request.body?.readableBytes ?? 0) + buffer.readableBytes <= writeLimit {
+                if request.head.method == .PUT && (request.body?.readableBytes ?? 0) + buffer.readableBytes <= writeLimit {
                     if request.body == nil {
                         request.body = buffer
                     } else {
@@ -144,7 +188,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .end:
             if let request = held {
                 held = nil
-                if request.head.method == .put {
+                if request.head.method == .PUT {
                     if startWrite(request, context: context) { return }
                 } else if let made = responder.immediateAnswer(to: request.head) {
                     write(made, context: context)
@@ -157,14 +201,16 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// Whether a request head may be answered here, once its end arrives.
-    private func takes(_ head: HTTPRequest) -> Bool {
-        if head.method == .get || head.method == .head { return true }
-        guard head.method == .put, writeLimit > 0,
-              let length = head.headerFields[.contentLength].flatMap(Int.init), length <= writeLimit
+    private func takes(_ head: HTTPRequestHead) -> Bool {
+        guard !quiescing, head.version == .http1_1 else { return false }
+        if head.method == .GET || head.method == .HEAD { return true }
+        let headers = head.headers
+        guard head.method == .PUT, writeLimit > 0,
+              let length = headers.first(name: "content-length").flatMap(Int.init), length <= writeLimit
         else { return false }
         // A client waiting for `100 Continue` sends no body until the regular path reads it.
-        return head.headerFields[.expect] == nil && head.headerFields[.mediagateContinue] == nil
-            && head.headerFields[.transferEncoding] == nil
+        return !headers.contains(name: "expect") && !headers.contains(name: HTTPField.Name.mediagateContinue.rawName)
+            && !headers.contains(name: "transfer-encoding")
     }
 
     /// Passes a held request on to Hummingbird: its head, its body so far, and its end if
@@ -180,18 +226,23 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         let loop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
         writing = request
-        // This request is the loop's only one in progress: its commit may run right here.
-        let quiet = load.requests.load(ordering: .relaxed) <= 1
+        // No other request in progress on the loop: the commit may run right here.
+        let quiet = load.requests.load(ordering: .relaxed) == 0
+        load.requests.add(1, ordering: .relaxed)
         let started = responder.immediateWrite(request.head, body: request.body ?? ByteBuffer(), quiet: quiet) { answer in
             loop.execute { bound.value.handler.writeEnded(answer, context: bound.value.context) }
         }
-        if !started { writing = nil }
+        if !started {
+            writing = nil
+            load.requests.subtract(1, ordering: .relaxed)
+        }
         return started
     }
 
     /// A write taken here ended: its answer goes out (or the request to Hummingbird), then what
     /// arrived meanwhile is handled.
     private func writeEnded(_ answer: ImmediateAnswer?, context: ChannelHandlerContext) {
+        load.requests.subtract(1, ordering: .relaxed)
         guard let request = writing else { return }
         writing = nil
         guard inPipeline && context.channel.isActive else {
@@ -220,11 +271,12 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func write(_ made: ImmediateAnswer, context: ChannelHandlerContext) {
         var head = made.head
-        // The responder's answers carry no `Date`: appended, not set (which searches first).
-        head.headerFields.append(HTTPField(name: .date, value: currentDate()))
+        // The responder's answers carry no `Date`.
+        head.headers.add(name: "Date", value: currentDate())
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body = made.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+        if let body = made.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        touch(context: context)
     }
 
     /// The `Date` header, formatted once a second.
@@ -233,5 +285,35 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         let second = Int(now.timeIntervalSince1970)
         if second != date.second { date = (second, HTTPDate.rfc1123(now)) }
         return date.value
+    }
+
+    // MARK: Idle timeout
+
+    /// Notes activity now, and makes sure a check of the idle timeout is pending.
+    private func touch(context: ChannelHandlerContext) {
+        guard let idleTimeout else { return }
+        lastActive = context.eventLoop.now
+        if idleCheck == nil { scheduleIdleCheck(at: lastActive + idleTimeout, context: context) }
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        idleCheck = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) {
+            self.idleCheckDue(context: context)
+        }
+    }
+
+    /// Closes the connection if it was idle for the whole timeout. An answer being made for a
+    /// request read whole (one passed on, or a write awaiting its commit) keeps it open: the
+    /// end of that answer notes activity and schedules the next check.
+    private func idleCheckDue(context: ChannelHandlerContext) {
+        idleCheck = nil
+        guard let idleTimeout, inPipeline, context.channel.isActive else { return }
+        if !reading && (passedOn > 0 || writing != nil) { return }
+        let deadline = lastActive + idleTimeout
+        if context.eventLoop.now >= deadline {
+            context.close(promise: nil)
+        } else {
+            scheduleIdleCheck(at: deadline, context: context)
+        }
     }
 }

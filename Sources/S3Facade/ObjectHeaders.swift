@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import HTTPTypes
 import Integrity
+import NIOHTTP1
 import Storage
 
 /// Reading and writing the headers that carry object attributes.
@@ -39,46 +40,77 @@ enum ObjectHeaders {
     }
 
     /// Headers describing a stored object on GET/HEAD.
-    static func responseHeaders(for info: ObjectInfo, checksumMode: Bool) -> HTTPFields {
+    static func responseHeaders<Headers: ResponseHeaders>(for info: ObjectInfo, checksumMode: Bool) -> Headers {
         // Appended, not set: the names are distinct, and setting one searches the fields first.
-        var headers = HTTPFields()
+        var headers = Headers()
         headers.reserveCapacity(12 + info.attributes.userMetadata.count)
-        headers.append(HTTPField(name: .eTag, value: "\"\(info.etag)\""))
-        headers.append(HTTPField(name: .lastModified, value: HTTPDate.rfc1123(info.lastModified)))
-        headers.append(HTTPField(name: .acceptRanges, value: "bytes"))
-        headers.append(HTTPField(name: .contentType, value: info.attributes.contentType ?? "binary/octet-stream"))
-        headers.append(HTTPField(name: .xContentTypeOptions, value: "nosniff"))
-        if let value = info.attributes.cacheControl { headers.append(HTTPField(name: .cacheControl, value: value)) }
-        if let value = info.attributes.contentDisposition { headers.append(HTTPField(name: .contentDisposition, value: value)) }
-        if let value = info.attributes.contentEncoding { headers.append(HTTPField(name: .contentEncoding, value: value)) }
-        if let value = info.attributes.contentLanguage { headers.append(HTTPField(name: .contentLanguage, value: value)) }
-        if let value = info.attributes.expires { headers.append(HTTPField(name: .expires, value: value)) }
+        headers.append(.eTag, "\"\(info.etag)\"")
+        headers.append(.lastModified, HTTPDate.rfc1123(info.lastModified))
+        headers.append(.acceptRanges, "bytes")
+        headers.append(.contentType, info.attributes.contentType ?? "binary/octet-stream")
+        headers.append(.xContentTypeOptions, "nosniff")
+        if let value = info.attributes.cacheControl { headers.append(.cacheControl, value) }
+        if let value = info.attributes.contentDisposition { headers.append(.contentDisposition, value) }
+        if let value = info.attributes.contentEncoding { headers.append(.contentEncoding, value) }
+        if let value = info.attributes.contentLanguage { headers.append(.contentLanguage, value) }
+        if let value = info.attributes.expires { headers.append(.expires, value) }
         for (key, value) in info.attributes.userMetadata.sorted(by: { $0.key < $1.key }) {
-            if let name = HTTPField.Name("x-amz-meta-" + key) { headers[name] = value }
+            if let name = HTTPField.Name("x-amz-meta-" + key) { headers.set(name, value) }
         }
         if checksumMode, let checksum = info.effectiveChecksum, let algorithm = ChecksumAlgorithm(rawValue: checksum.algorithm) {
-            headers[.amzChecksum(algorithm)] = checksum.value
-            if info.isMultipart { headers[.amzChecksumType] = "COMPOSITE" } else { headers[.amzChecksumType] = "FULL_OBJECT" }
+            headers.set(.amzChecksum(algorithm), checksum.value)
+            headers.set(.amzChecksumType, info.isMultipart ? "COMPOSITE" : "FULL_OBJECT")
         }
         return headers
     }
 
     /// The headers of a GET or HEAD of `info`: its attributes with the request's overrides.
-    static func readHeaders(for info: ObjectInfo, line: S3RequestLine, checksumMode: Bool) -> HTTPFields {
-        var headers = responseHeaders(for: info, checksumMode: checksumMode)
+    static func readHeaders<Headers: ResponseHeaders>(for info: ObjectInfo, line: S3RequestLine, checksumMode: Bool) -> Headers {
+        var headers: Headers = responseHeaders(for: info, checksumMode: checksumMode)
         applyOverrides(line, to: &headers)
         return headers
     }
 
     /// Applies `response-content-*` query overrides (signed requests only, as in S3).
-    static func applyOverrides(_ line: S3RequestLine, to headers: inout HTTPFields) {
+    static func applyOverrides<Headers: ResponseHeaders>(_ line: S3RequestLine, to headers: inout Headers) {
         let overrides: [(String, HTTPField.Name)] = [
             ("response-content-type", .contentType), ("response-content-language", .contentLanguage),
             ("response-expires", .expires), ("response-cache-control", .cacheControl),
             ("response-content-disposition", .contentDisposition), ("response-content-encoding", .contentEncoding),
         ]
         for (parameter, name) in overrides {
-            if let value = line.parameter(parameter) { headers[name] = value }
+            if let value = line.parameter(parameter) { headers.set(name, value) }
         }
+    }
+}
+
+/// Where an answer's headers are written: HTTP types' fields (the regular path), or NIO's
+/// HTTP/1 headers (the answers made in the channel pipeline, ``ImmediateRequestHandler``, which
+/// go to NIO's encoder without a conversion).
+protocol ResponseHeaders {
+    init()
+    mutating func reserveCapacity(_ minimumCapacity: Int)
+    /// Adds a field; the caller knows none of that name is there.
+    mutating func append(_ name: HTTPField.Name, _ value: String)
+    /// Sets a field, in place of any of the same name.
+    mutating func set(_ name: HTTPField.Name, _ value: String)
+}
+
+extension HTTPFields: ResponseHeaders {
+    mutating func append(_ name: HTTPField.Name, _ value: String) { append(HTTPField(name: name, value: value)) }
+    mutating func set(_ name: HTTPField.Name, _ value: String) { self[name] = value }
+}
+
+extension HTTPHeaders: ResponseHeaders {
+    init() { self.init([]) }
+
+    mutating func append(_ name: HTTPField.Name, _ value: String) { add(name: name.rawName, value: Self.sendable(name, value)) }
+    mutating func set(_ name: HTTPField.Name, _ value: String) { replaceOrAdd(name: name.rawName, value: Self.sendable(name, value)) }
+
+    /// The value as HTTP types would send it. A value may carry what a field must not (a line
+    /// break decoded from a `response-*` parameter, for one); NIO's encoder writes values as
+    /// they are, and `HTTPField` replaces such bytes.
+    private static func sendable(_ name: HTTPField.Name, _ value: String) -> String {
+        HTTPField.isValidValue(value) ? value : HTTPField(name: name, value: value).value
     }
 }

@@ -127,17 +127,18 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
     let quietBelow: Int
     /// Requests answered in the pipeline (``ImmediateRequestHandler``); nil: none.
     let immediate: (any ImmediateResponder)?
+    /// The idle timeout, kept by the ``ImmediateRequestHandler`` (with `immediate` only).
+    let idleTimeout: TimeAmount?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let set = base.setup(channel: channel, logger: logger)
         return set.flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
-            try HTTPTypesServerCodec.replaceNIOCodec(in: pipeline)
-            guard let immediate else { return value }
-            // After the connection state handler, so that it sees these answers too.
-            let state = try pipeline.context(handlerType: HTTPConnectionStateHandler.self)
-            let handler = ImmediateRequestHandler(responder: immediate, load: loads.load(of: channel.eventLoop))
-            try pipeline.addHandler(handler, position: .after(state.handler))
+            guard let codec = try HTTPTypesServerCodec.replaceNIOCodec(in: pipeline), let immediate else { return value }
+            // Right after NIO's decoder: its answers skip the conversion to HTTP types.
+            let handler = ImmediateRequestHandler(
+                responder: immediate, load: loads.load(of: channel.eventLoop), idleTimeout: idleTimeout)
+            try pipeline.addHandler(handler, position: .before(codec))
             return value
         }
     }
@@ -165,10 +166,14 @@ extension HTTPServerBuilder {
         var configuration = configuration
         let others = configuration.additionalChannelHandlers
         configuration.additionalChannelHandlers = { others() + [RequestLoadCounter(loads: loads)] }
+        // Hummingbird's state handler does not see the requests answered in the pipeline: the
+        // idle timeout moves to the handler that sees them all.
+        let idleTimeout = immediate == nil ? nil : configuration.idleTimeout
+        if immediate != nil { configuration.idleTimeout = nil }
         return .init { [configuration] responder in
             QuietLoopChannel(
                 base: HTTP1Channel(responder: responder, configuration: configuration), loads: loads, quietBelow: quietBelow,
-                immediate: immediate)
+                immediate: immediate, idleTimeout: idleTimeout)
         }
     }
 }

@@ -169,10 +169,17 @@ extension S3Gateway {
 
     /// The request as SigV4 sees it.
     func sigV4Request(_ head: HTTPRequest, rawPath: Substring, rawQuery: Substring) -> SigV4Request {
+        SigV4Request(method: head.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: Self.sigV4Headers(head))
+    }
+
+    /// A request's headers as SigV4 takes them: `Host` (HTTP types keep it as the authority)
+    /// and every field.
+    static func sigV4Headers(_ head: HTTPRequest) -> [(name: String, value: String)] {
         var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(head.headerFields.count + 1)
         if let authority = head.authority { headers.append(("host", authority)) }
         for field in head.headerFields { headers.append((field.name.rawName, field.value)) }
-        return SigV4Request(method: head.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: headers)
+        return headers
     }
 
     // MARK: Tenants and consents

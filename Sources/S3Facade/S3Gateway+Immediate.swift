@@ -1,24 +1,30 @@
 import Foundation
+import GatewayCore
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Policy
 import PolicyStore
 import SigV4
 import Storage
 import VariantEngine
 
-/// A complete answer made without suspending.
+/// A complete answer made without suspending, as NIO's HTTP/1 encoder takes it: the
+/// pipeline handler that asks for it sits before the conversion to HTTP types
+/// (``ImmediateRequestHandler``).
 public struct ImmediateAnswer: Sendable {
-    public var head: HTTPResponse
+    public var head: HTTPResponseHead
     /// The body; nil for HEAD.
     public var body: ByteBuffer?
 }
 
 /// What the connection's pipeline can have answered without a per-request task
-/// (``ImmediateRequestHandler``): plain reads at once, small writes once committed.
+/// (``ImmediateRequestHandler``): plain reads at once, small writes once committed. Requests
+/// come as NIO's HTTP/1 decoder makes them.
 public protocol ImmediateResponder: Sendable {
     /// A complete answer to a GET or HEAD without a body, or nil: the regular path answers it.
-    func immediateAnswer(to head: HTTPRequest) -> ImmediateAnswer?
+    func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer?
     /// The largest body ``immediateWrite(_:body:quiet:answer:)`` takes; 0: none.
     var immediateWriteLimit: Int { get }
     /// Starts a write whose whole body is at hand. False: declined, the regular path takes the
@@ -27,7 +33,7 @@ public protocol ImmediateResponder: Sendable {
     /// With `quiet` (no other request in progress on the caller's event loop), the commit may
     /// run on the calling thread.
     func immediateWrite(
-        _ head: HTTPRequest, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
+        _ head: HTTPRequestHead, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
     ) -> Bool
 }
 
@@ -40,17 +46,24 @@ extension S3Gateway: ImmediateResponder {
     /// Nil means the request takes the regular path: anything but a plain read of an object kept
     /// in the index (ranges, conditions, checksums, part numbers, variants not stored for the
     /// current `original.jpg`, keys that need a consent, control routes), a lookup that is not
-    /// at hand (a tenant key or the tenant list not cached, another store), and every failure.
-    /// The regular path then makes the same decisions again and answers errors the one way it
-    /// always does.
-    public func immediateAnswer(to head: HTTPRequest) -> ImmediateAnswer? {
-        guard head.method == .get || head.method == .head, let immediate else { return nil }
-        for field in head.headerFields where Self.needsRegularPath(field) { return nil }
+    /// at hand (a tenant key or the tenant list not cached, another store), a request in
+    /// another version than HTTP/1.1, and every failure. The regular path then makes the same
+    /// decisions again and answers errors the one way it always does.
+    public func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer? {
+        guard head.method == .GET || head.method == .HEAD, head.version == .http1_1, let immediate else { return nil }
+        var authority: String?
+        for (name, value) in head.headers {
+            if Self.needsRegularPath(name: name, value: value) { return nil }
+            if authority == nil && name.caseInsensitiveEquals("host") { authority = value }
+        }
         let started = ContinuousClock.now
+        let request = ImmediateHead(
+            method: head.method.rawValue, target: head.uri, authority: authority,
+            headers: head.headers.map { ($0.name, $0.value) }, copySource: nil)
         do {
             // The key's tenant, the tenants and the object: one snapshot of the index.
             let looked = try immediate.objects.inOneSnapshot { () throws -> (ImmediateCall, ObjectInfo, ByteBuffer)? in
-                guard let call = try immediateCall(head, immediate, { operation in
+                guard let call = try immediateCall(request, immediate, { operation in
                     switch operation {
                     case .getObject(let bucket, let key), .headObject(let bucket, let key): (bucket, key, .readObject)
                     default: nil
@@ -64,13 +77,14 @@ extension S3Gateway: ImmediateResponder {
                 return found.map { (call, $0.info, $0.bytes) }
             }
             guard let (call, info, bytes) = looked else { return nil }
-            var out = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: false)
-            // Appended, as in `ObjectHeaders`: none of these is among the object's headers.
-            out.append(HTTPField(name: .contentLength, value: String(info.size)))
-            out.append(HTTPField(name: .amzRequestID, value: RequestID.make()))
-            out.append(HTTPField(name: .server, value: "mediagate"))
+            var out: HTTPHeaders = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: false)
+            // Added, as in `ObjectHeaders`: none of these is among the object's headers.
+            out.add(name: "Content-Length", value: String(info.size))
+            out.add(name: HTTPField.Name.amzRequestID.rawName, value: RequestID.make())
+            out.add(name: "Server", value: "mediagate")
             metrics.record(operation: call.operation.name, status: 200, duration: ContinuousClock.now - started)
-            return ImmediateAnswer(head: HTTPResponse(status: .ok, headerFields: out), body: head.method == .head ? nil : bytes)
+            return ImmediateAnswer(
+                head: HTTPResponseHead(version: .http1_1, status: .ok, headers: out), body: head.method == .HEAD ? nil : bytes)
         } catch {
             return nil
         }
@@ -97,16 +111,21 @@ extension S3Gateway: ImmediateResponder {
     /// are. A commit that fails leaves nothing behind and gives the request to the regular path
     /// too (`answer(nil)`), which then answers the error (a missing bucket, for one).
     public func immediateWrite(
-        _ head: HTTPRequest, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
+        _ nioHead: HTTPRequestHead, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
     ) -> Bool {
-        guard head.method == .put, let immediate, let writes = immediate.writes, body.readableBytes <= immediateWriteLimit else {
+        guard nioHead.method == .PUT, nioHead.version == .http1_1, let immediate, let writes = immediate.writes, body.readableBytes <= immediateWriteLimit,
+              let head = try? HTTPTypesServerCodec.request(nioHead)
+        else {
             return false
         }
         for field in head.headerFields where Self.needsRegularWritePath(field) { return false }
         let started = ContinuousClock.now
+        let request = ImmediateHead(
+            method: head.method.rawValue, target: head.path ?? "/", authority: head.authority, headers: Self.sigV4Headers(head),
+            copySource: head.headerFields[.amzCopySource])
         do {
             guard let call = try immediate.objects.inOneSnapshot({
-                try immediateCall(head, immediate, { operation in
+                try immediateCall(request, immediate, { operation in
                     guard case .putObject(let bucket, let key) = operation, VariantAddress.sourceDirectory(of: key) == nil else {
                         return nil
                     }
@@ -135,11 +154,23 @@ extension S3Gateway: ImmediateResponder {
                 out[.contentLength] = "0"
                 Self.stamp(&out, requestID: RequestID.make())
                 metrics.record(operation: operation, status: 200, duration: ContinuousClock.now - started)
-                answer(ImmediateAnswer(head: HTTPResponse(status: .ok, headerFields: out), body: nil))
+                answer(ImmediateAnswer(head: HTTPResponseHead(HTTPResponse(status: .ok, headerFields: out)), body: nil))
             }
         } catch {
             return false
         }
+    }
+
+    /// What authentication and routing read of a request head, from NIO's head (reads) or
+    /// HTTP types' (writes).
+    private struct ImmediateHead {
+        let method: String
+        /// The request target: path and query.
+        let target: String
+        let authority: String?
+        /// Every header, `Host` included, names in any case (as SigV4 takes them).
+        let headers: [(name: String, value: String)]
+        let copySource: String?
     }
 
     /// An object request authenticated and authorized with lookups at hand only.
@@ -159,17 +190,19 @@ extension S3Gateway: ImmediateResponder {
     /// the object and the action to authorize), or the key needs a consent.
     /// - Throws: what those steps throw.
     private func immediateCall(
-        _ head: HTTPRequest, _ immediate: ImmediateReads,
+        _ head: ImmediateHead, _ immediate: ImmediateReads,
         _ object: (S3Operation) -> (bucket: String, key: String, action: Action)?
     ) throws -> ImmediateCall? {
-        let (rawPath, rawQuery) = Self.split(head.path ?? "/")
+        let (rawPath, rawQuery) = Self.split(head.target)
         let addressesBucket = S3Operation.virtualHostBucket(host: head.authority, domain: configuration.domain) != nil
         if !addressesBucket && rawPath.hasPrefix("/_mediagate") { return nil }
-        let sigRequest = sigV4Request(head, rawPath: rawPath, rawQuery: rawQuery)
+        let sigRequest = SigV4Request(method: head.method, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: head.headers)
         guard let parsed = try verifier.parse(sigRequest),
               let credential = immediate.credentials.credentialNow(for: parsed.accessKeyID)
         else { return nil }
-        let (auth, line, operation) = try route(head, sigRequest, parsed, credential, rawPath: rawPath)
+        let (auth, line, operation) = try route(
+            method: head.method, authority: head.authority, copySource: head.copySource, sigRequest, parsed, credential,
+            rawPath: rawPath)
         guard let (bucket, key, action) = object(operation),
               let tenants = immediate.policy.tenantsNow()?.map(\.scope),
               policy.consentKeys(for: [key], tenants: tenants).isEmpty
@@ -182,12 +215,10 @@ extension S3Gateway: ImmediateResponder {
 
     /// Whether a request header is one that a GET answered at once does not handle: a body,
     /// an interim response, the end of the connection, or what selects or conditions the answer.
-    static func needsRegularPath(_ field: HTTPField) -> Bool {
-        switch field.name {
-        case .contentLength: return field.value != "0"
-        case .connection: return closesOrUpgrades(field)
-        default: return regularPathHeaders.contains(field.name)
-        }
+    static func needsRegularPath(name: String, value: String) -> Bool {
+        if name.caseInsensitiveEquals("content-length") { return value != "0" }
+        if name.caseInsensitiveEquals("connection") { return closesOrUpgrades(value) }
+        return regularPathHeaders.contains { name.caseInsensitiveEquals($0) }
     }
 
     /// Whether a request header is one that a PUT committed at once does not handle: framing
@@ -195,20 +226,21 @@ extension S3Gateway: ImmediateResponder {
     /// conditions and copy sources are declined by what they parse to.)
     static func needsRegularWritePath(_ field: HTTPField) -> Bool {
         switch field.name {
-        case .connection: closesOrUpgrades(field)
+        case .connection: closesOrUpgrades(field.value)
         case .transferEncoding, .expect, .mediagateContinue: true
         default: false
         }
     }
 
-    private static func closesOrUpgrades(_ field: HTTPField) -> Bool {
-        let value = field.value.lowercased()
+    private static func closesOrUpgrades(_ value: String) -> Bool {
+        let value = value.lowercased()
         return value.contains("close") || value.contains("upgrade")
     }
 
-    private static let regularPathHeaders: Set<HTTPField.Name> = [
-        .transferEncoding, .expect, .mediagateContinue,
-        .range, .ifMatch, .ifNoneMatch, .ifModifiedSince, .ifUnmodifiedSince, .amzChecksumMode,
+    /// Lowercase.
+    private static let regularPathHeaders: [String] = [
+        "transfer-encoding", "expect", HTTPField.Name.mediagateContinue.canonicalName,
+        "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "x-amz-checksum-mode",
     ]
 }
 

@@ -52,7 +52,7 @@ extension S3Gateway {
             throw failure
         }
         let checksumMode = headers[.amzChecksumMode]?.uppercased() == "ENABLED"
-        var out = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: checksumMode)
+        var out: HTTPFields = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: checksumMode)
 
         var range: Range<Int64>?
         let rangeHeader = headers[.range].flatMap(ByteRangeRequest.parse)

@@ -129,7 +129,7 @@ public struct S3Gateway: HTTPResponder {
         let logger: Logger
 
         /// The presigned-URL facts of the request, if it came with one.
-        var presigned: PresignedFacts? { S3Gateway.presignedFacts(auth, method: request.method) }
+        var presigned: PresignedFacts? { S3Gateway.presignedFacts(auth, method: request.method.rawValue) }
     }
 
     private func authenticate(_ request: Request, rawPath: Substring, rawQuery: Substring, requestID: String, logger: Logger) async throws -> Call {
@@ -140,7 +140,9 @@ public struct S3Gateway: HTTPResponder {
         guard let credential = try await credentials.credential(for: parsed.accessKeyID) else {
             throw S3Error(.invalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")
         }
-        let (auth, line, operation) = try route(request.head, sigRequest, parsed, credential, rawPath: rawPath)
+        let (auth, line, operation) = try route(
+            method: request.method.rawValue, authority: request.head.authority, copySource: request.headers[.amzCopySource],
+            sigRequest, parsed, credential, rawPath: rawPath)
         let tenants = try await policyStore.tenants().map(\.scope)
         return Call(
             request: request, line: line, operation: operation, auth: auth, principal: credential.principal,
@@ -149,13 +151,14 @@ public struct S3Gateway: HTTPResponder {
 
     /// Checks the signature with the credential's secret and finds the operation: the steps
     /// of authentication that need no lookup.
-    func route(_ head: HTTPRequest, _ sigRequest: SigV4Request, _ parsed: SigV4ParsedAuth, _ credential: StoredCredential, rawPath: Substring)
-        throws -> (SigV4Authenticated, S3RequestLine, S3Operation)
-    {
+    func route(
+        method: String, authority: String?, copySource: String?, _ sigRequest: SigV4Request, _ parsed: SigV4ParsedAuth,
+        _ credential: StoredCredential, rawPath: Substring
+    ) throws -> (SigV4Authenticated, S3RequestLine, S3Operation) {
         let auth = try verifier.verify(parsed, request: sigRequest, secretAccessKey: credential.secretAccessKey, now: Date())
         let line = S3RequestLine(
-            method: head.method.rawValue, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(sigRequest.query),
-            host: head.authority, copySource: head.headerFields[.amzCopySource])
+            method: method, rawPath: String(rawPath), query: try S3RequestLine.parseQuery(sigRequest.query),
+            host: authority, copySource: copySource)
         return (auth, line, try S3Operation.parse(line, domain: configuration.domain))
     }
 
@@ -186,9 +189,9 @@ public struct S3Gateway: HTTPResponder {
     }
 
     /// The presigned-URL facts of a request, if it came with one.
-    static func presignedFacts(_ auth: SigV4Authenticated, method: HTTPRequest.Method) -> PresignedFacts? {
+    static func presignedFacts(_ auth: SigV4Authenticated, method: String) -> PresignedFacts? {
         guard case .presigned(let expires) = auth.kind else { return nil }
-        return PresignedFacts(method: method.rawValue, expires: expires)
+        return PresignedFacts(method: method, expires: expires)
     }
 
     static func split(_ target: String) -> (Substring, Substring) {

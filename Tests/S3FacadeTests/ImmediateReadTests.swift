@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Policy
 import PolicyStore
@@ -132,6 +133,29 @@ struct ImmediateReadTests {
         }
     }
 
+    /// A `response-*` override decodes to any bytes; NIO's encoder writes values as they are,
+    /// so the answer made here cleans them as HTTP types do on the regular path.
+    @Test func overrideValuesCannotAddHeaders() async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        try await Application(responder: stack.gateway).test(.router) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            #expect(try await s3.send(.put, "/photos/a.txt", body: Array("x".utf8)).status == .ok)
+            let request = Self.head(
+                s3, .get, "/photos/a.txt?response-content-type=text%2Fplain%0D%0AX-Injected%3A%201", presigned: true)
+            let head = try #require(nioHead(request))
+            let answer = try #require(stack.gateway.immediateAnswer(to: head))
+            let sent = answer.head.headers["Content-Type"]
+            #expect(sent.count == 1)
+            #expect(sent.allSatisfy { !$0.utf8.contains(13) && !$0.utf8.contains(10) }, "\(sent)")
+            #expect(answer.head.headers["X-Injected"].isEmpty)
+            let regular = try await client.execute(uri: request.path!, method: .get, headers: request.headerFields)
+            #expect(regular.status == .ok)
+            #expect(sent.first == regular.headers[.contentType])
+        }
+    }
+
     @Test func leavesEverythingElseToTheRegularPath() async throws {
         let stack = try await Stack()
         defer { stack.remove() }
@@ -149,6 +173,7 @@ struct ImmediateReadTests {
             let etag = try #require(try await s3.send(.head, "/photos/small").headers[.eTag])
             let declined: [(String, HTTPRequest)] = [
                 ("range", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("range", "bytes=0-3")])),
+                ("range, named in capitals", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("RANGE", "bytes=0-3")])),
                 ("if-none-match", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("if-none-match", etag)])),
                 ("if-match", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("if-match", "\"other\"")])),
                 ("checksum mode", Self.head(s3, .get, "/photos/small", presigned: true, extra: [("x-amz-checksum-mode", "ENABLED")])),
@@ -176,6 +201,10 @@ struct ImmediateReadTests {
             var put = Self.head(s3, .get, "/photos/small", presigned: true)
             put.method = .put
             #expect(stack.gateway.immediateAnswer(to: put) == nil)
+            var http10 = try #require(nioHead(Self.head(s3, .get, "/photos/small", presigned: true)))
+            #expect(stack.gateway.immediateAnswer(to: http10) != nil)
+            http10.version = .http1_0
+            #expect(stack.gateway.immediateAnswer(to: http10) == nil)
         }
     }
 
@@ -365,7 +394,7 @@ struct ImmediateReadTests {
         let writes = Counter()
         let writesGivenBack = Counter()
 
-        func immediateAnswer(to head: HTTPRequest) -> ImmediateAnswer? {
+        func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer? {
             let answer = base.immediateAnswer(to: head)
             if answer != nil { reads.add() }
             return answer
@@ -374,7 +403,7 @@ struct ImmediateReadTests {
         var immediateWriteLimit: Int { base.immediateWriteLimit }
 
         func immediateWrite(
-            _ head: HTTPRequest, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
+            _ head: HTTPRequestHead, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
         ) -> Bool {
             base.immediateWrite(head, body: body, quiet: quiet) { [writes, writesGivenBack] made in
                 if made != nil { writes.add() } else { writesGivenBack.add() }

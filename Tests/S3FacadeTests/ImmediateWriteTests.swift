@@ -22,10 +22,11 @@ struct ImmediateWriteTests {
 
     /// What `immediateWrite` did with a request: declined it (nil), or started it and answered
     /// (`.some(answer)`, where a nil answer gives the request back to the regular path).
-    static func write(_ gateway: S3Gateway, _ head: HTTPRequest, _ body: [UInt8], quiet: Bool = false) async -> ImmediateAnswer?? {
-        await withCheckedContinuation { continuation in
+    static func write(_ gateway: S3Gateway, _ request: HTTPRequest, _ body: [UInt8], quiet: Bool = false) async -> TypedAnswer?? {
+        guard let head = nioHead(request) else { return nil }
+        return await withCheckedContinuation { continuation in
             let started = gateway.immediateWrite(head, body: ByteBuffer(bytes: body), quiet: quiet) { answer in
-                continuation.resume(returning: .some(answer))
+                continuation.resume(returning: .some(answer.flatMap(TypedAnswer.init)))
             }
             if !started { continuation.resume(returning: .none) }
         }

@@ -1,0 +1,160 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+
+@testable import S3Facade
+
+/// The pipeline handler that answers requests before NIO's parts become HTTP types: order
+/// with the requests it passes on, the idle timeout it keeps for every request, and quiescing.
+@Suite("ImmediateRequestHandler")
+struct ImmediateRequestHandlerTests {
+    /// Answers GETs of `/fast` with `fast`; everything else goes on.
+    struct FastOnly: ImmediateResponder {
+        func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer? {
+            guard head.uri == "/fast" else { return nil }
+            return ImmediateAnswer(
+                head: HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "4"]),
+                body: ByteBuffer(string: "fast"))
+        }
+
+        var immediateWriteLimit: Int { 0 }
+
+        func immediateWrite(
+            _ head: HTTPRequestHead, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
+        ) -> Bool { false }
+    }
+
+    static func connected(idleTimeout: TimeAmount? = nil) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            ImmediateRequestHandler(responder: FastOnly(), load: LoopLoad(), idleTimeout: idleTimeout))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return channel
+    }
+
+    static func get(_ uri: String, _ channel: EmbeddedChannel, end: Bool = true) throws {
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri)))
+        if end { try channel.writeInbound(HTTPServerRequestPart.end(nil)) }
+    }
+
+    /// The answer written since the last call: its head and body, nil when none was written.
+    static func answer(_ channel: EmbeddedChannel) throws -> (HTTPResponseHead, String)? {
+        guard case .head(let head) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
+        var body = ""
+        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+            if case .body(.byteBuffer(let bytes)) = part { body += String(buffer: bytes) }
+            if case .end = part { return (head, body) }
+        }
+        Issue.record("an answer without its end")
+        return nil
+    }
+
+    /// The request parts passed on since the last call, as `method uri` for heads.
+    static func passedOn(_ channel: EmbeddedChannel) throws -> [String] {
+        var parts: [String] = []
+        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+            switch part {
+            case .head(let head): parts.append("\(head.method.rawValue) \(head.uri)")
+            case .body: parts.append("body")
+            case .end: parts.append("end")
+            }
+        }
+        return parts
+    }
+
+    @Test func answersHereOnlyWhileNothingPassedOnIsUnanswered() throws {
+        let channel = try Self.connected()
+        defer { _ = try? channel.finish() }
+        try Self.get("/fast", channel)
+        let first = try #require(try Self.answer(channel))
+        #expect(first.0.status == .ok && first.1 == "fast")
+        #expect(first.0.headers["Date"].count == 1)
+        #expect(try Self.passedOn(channel).isEmpty)
+
+        try Self.get("/slow", channel)
+        // Its answer is not written yet: a GET this handler could answer goes on behind it.
+        try Self.get("/fast", channel)
+        #expect(try Self.passedOn(channel) == ["GET /slow", "end", "GET /fast", "end"])
+        #expect(try Self.answer(channel) == nil)
+
+        for _ in 0..<2 {
+            try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .notFound)))
+            try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        }
+        #expect(try Self.answer(channel)?.0.status == .notFound)
+        #expect(try Self.answer(channel)?.0.status == .notFound)
+        try Self.get("/fast", channel)
+        #expect(try Self.answer(channel)?.1 == "fast")
+        #expect(try Self.passedOn(channel).isEmpty)
+    }
+
+    @Test func closesAConnectionIdleForTheTimeout() throws {
+        let channel = try Self.connected(idleTimeout: .seconds(10))
+        defer { _ = try? channel.finish() }
+        let loop = channel.embeddedEventLoop
+        loop.advanceTime(by: .seconds(6))
+        try Self.get("/fast", channel)
+        #expect(try Self.answer(channel) != nil)
+        // Answered at 6 s: open until 16 s, though the first deadline (10 s) passed.
+        loop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        loop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
+    @Test func keepsAConnectionOpenWhileAnAnswerIsBeingMade() throws {
+        let channel = try Self.connected(idleTimeout: .seconds(10))
+        defer { _ = try? channel.finish() }
+        let loop = channel.embeddedEventLoop
+        try Self.get("/slow", channel)
+        #expect(try Self.passedOn(channel) == ["GET /slow", "end"])
+        loop.advanceTime(by: .seconds(30))
+        #expect(channel.isActive)
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        loop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        loop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
+    @Test func closesAConnectionWhoseRequestStopsArriving() throws {
+        let channel = try Self.connected(idleTimeout: .seconds(10))
+        defer { _ = try? channel.finish() }
+        // A head without its end: held here, and the client sends nothing more.
+        try Self.get("/fast", channel, end: false)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
+    @Test func withoutATimeoutAnIdleConnectionStaysOpen() throws {
+        let channel = try Self.connected()
+        defer { _ = try? channel.finish() }
+        channel.embeddedEventLoop.advanceTime(by: .hours(1))
+        #expect(channel.isActive)
+    }
+
+    @Test func passesEverythingOnOnceAskedToQuiesce() throws {
+        let channel = try Self.connected()
+        defer { _ = try? channel.finish() }
+        // A head held for its end goes on when the event arrives, so that the state handler
+        // after this one waits for its answer.
+        try Self.get("/fast", channel, end: false)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        try Self.get("/fast", channel)
+        #expect(try Self.passedOn(channel) == ["GET /fast", "end", "GET /fast", "end"])
+        #expect(try Self.answer(channel) == nil)
+    }
+
+    @Test func leavesOtherVersionsThanHTTP11ToTheRegularPath() throws {
+        let channel = try Self.connected()
+        defer { _ = try? channel.finish() }
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_0, method: .GET, uri: "/fast")))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        #expect(try Self.passedOn(channel) == ["GET /fast", "end"])
+    }
+}
