@@ -354,6 +354,53 @@ struct ImmediateReadTests {
         try await group.shutdownGracefully()
     }
 
+    /// The live server with an idle timeout: a connection whose GETs are all answered in the
+    /// pipeline stays open while they keep coming, for longer than the timeout (Hummingbird's
+    /// state handler, which does not see them, keeps no timeout of its own), and the server
+    /// closes it once it is idle.
+    @Test func liveServerKeepsTheIdleTimeoutForAnswersMadeHere() async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        let counting = CountingResponder(base: stack.gateway)
+        let server = HTTPServerBuilder.http1(
+            configuration: .init(idleTimeout: .milliseconds(1500)), quietBelow: 2, immediate: counting)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = Application(responder: stack.gateway, server: server, eventLoopGroupProvider: .shared(group))
+        try await app.test(.live) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            #expect(try await s3.send(.put, "/photos/a", body: Array("first object".utf8)).status == .ok)
+            let port = try #require(client.port)
+            let get = "GET \(s3.presigned(.get, "/photos/a", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            try await channel.executeThenClose { inbound, outbound in
+                var iterator = inbound.makeAsyncIterator()
+                // 8 GETs 300 ms apart: 2.4 s on the connection, more than the timeout.
+                for _ in 0..<8 {
+                    try await outbound.write(ByteBuffer(string: get))
+                    var text = ""
+                    while !text.hasSuffix("first object"), let buffer = try await iterator.next() {
+                        text += String(buffer: buffer)
+                    }
+                    #expect(text.hasPrefix("HTTP/1.1 200 OK"), "\(text)")
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+                // Idle now: the server closes the connection (the client's own close comes at 30 s).
+                let idle = ContinuousClock.now
+                #expect(try await iterator.next() == nil)
+                #expect(ContinuousClock.now - idle < .seconds(10))
+            }
+            #expect(counting.reads.value == 8)
+        }
+        try await group.shutdownGracefully()
+    }
+
     /// Sends `send` on a new connection and collects what comes back until `until` holds, or
     /// for 30 seconds at most (then the connection is closed and what came back is returned).
     static func exchange(port: Int, send: String, until: @escaping @Sendable (String) -> Bool) async throws -> String {

@@ -70,6 +70,32 @@ struct CommitScopedCacheTests {
         }
     }
 
+    /// In a database the gateway opens, the header is read from SQLite's own mapping, and that
+    /// reads what the file holds, after a commit of every kind.
+    @Test
+    func theMappedHeaderReadsWhatTheFileHolds() async throws {
+        try await Self.withIndex { index, path in
+            let header = try #require(WALIndexHeader(databasePath: path))
+            #expect(header.isMapped)
+            var tokens: [WALChangeToken] = []
+            func read() throws {
+                let mapped = try #require(header.current())
+                #expect(mapped == header.fromFile())
+                tokens.append(mapped)
+            }
+            try read()
+            try await index.createBucket("c", creationDate: Date())
+            try read()
+            try Self.commitOnAnotherConnection(path, "INSERT INTO buckets (name, created_ms) VALUES ('d', 0)")
+            try read()
+            try Self.commitFromAnotherProcess(path, "INSERT INTO buckets (name, created_ms) VALUES ('e', 0)")
+            try read()
+            for (position, token) in tokens.enumerated() {
+                #expect(!tokens[(position + 1)...].contains(token), "token \(position) seen again")
+            }
+        }
+    }
+
     @Test
     func aRecordIsKeptUntilTheNextCommit() async throws {
         try await Self.withIndex { index, path in
