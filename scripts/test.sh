@@ -33,10 +33,19 @@ step() {  # step NAME TIMEOUT_SECONDS CMD...
   return $rc
 }
 
+# The unit tests' output is kept so that the summary, the part of a CI log that is always
+# read, names the tests that failed.
+TEST_LOG="$(mktemp "${TMPDIR:-/tmp}/mediagate-swift-test.XXXXXX")"
+trap 'rm -f "$TEST_LOG"' EXIT
+
 summary() {
   echo
   echo "=== summary ($(( $(date +%s) - START ))s)"
   printf '  %s\n' "${RESULTS[@]}"
+  if grep -qE "^✘ |' failed \(|error: .*XCT" "$TEST_LOG"; then
+    echo "=== swift test: what failed (first 40 lines)"
+    grep -E "^✘ |' failed \(|error: .*XCT" "$TEST_LOG" | cut -c1-400 | head -n 40
+  fi
 }
 
 if ! step setup 1200 "$ROOT/scripts/setup.sh"; then
@@ -50,7 +59,7 @@ export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${SWT_EXPERIMENTAL_MAXIMU
 
 BUILD_OK=1
 if step "swift build --build-tests" 2400 swift build --build-tests; then
-  step "swift test" 1800 swift test --skip-build || true
+  step "swift test" 1800 bash -c 'set -o pipefail; swift test --skip-build 2>&1 | tee "$0"' "$TEST_LOG" || true
 else
   BUILD_OK=0
 fi

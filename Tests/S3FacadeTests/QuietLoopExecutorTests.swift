@@ -116,7 +116,7 @@ struct QuietLoopExecutorTests {
             releaser.yield()
             // The handler ends on its own time after the release; ask until it has.
             var seen = Seen.offLoop
-            for _ in 0..<100 where seen != .onLoop {
+            for _ in 0..<1000 where seen != .onLoop {
                 try await Task.sleep(for: .milliseconds(10))
                 seen = try await Self.seen(client)
             }

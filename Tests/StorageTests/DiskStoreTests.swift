@@ -110,7 +110,8 @@ struct DiskStoreTests {
         #expect(try await collect(try #require(reader).read(range: 90..<110)) == Array((pattern(100, seed: 1) + pattern(50, seed: 2))[90..<110]))
         reader = nil
         #expect(store.leasedBlobCount == 0)
-        for _ in 0..<100 where harness.fileCounts().blobs != 1 { try await Task.sleep(for: .milliseconds(10)) }
+        // Deleted in the background: waits up to 10 s (the suite runs in parallel on few cores).
+        for _ in 0..<1000 where harness.fileCounts().blobs != 1 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(harness.fileCounts().blobs == 1)
     }
 
@@ -147,7 +148,8 @@ struct DiskStoreTests {
             #expect(harness.fileCounts() == (0, 1))  // still being read
             #expect(try await collect(blobReader.read(range: nil)) == large)
         }
-        for _ in 0..<100 where harness.fileCounts().blobs != 0 { try await Task.sleep(for: .milliseconds(10)) }
+        // Deleted in the background: waits up to 10 s (the suite runs in parallel on few cores).
+        for _ in 0..<1000 where harness.fileCounts().blobs != 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(harness.fileCounts() == (0, 0))
         #expect(try await contents(store, "k") == pattern(100, seed: 3))
 

@@ -290,7 +290,8 @@ extension ObjectStoreContract {
             }
             #expect(torn == 0)
             if kind == .disk {
-                for _ in 0..<100 where harness.fileCounts().blobs != 0 { try await Task.sleep(for: .milliseconds(10)) }
+                // Deleted in the background: waits up to 10 s (the suite runs in parallel on few cores).
+                for _ in 0..<1000 where harness.fileCounts().blobs != 0 { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(harness.fileCounts() == (0, 0))
             }
         }

@@ -55,9 +55,12 @@ struct VariantWorkersTests {
         let gate = Gate()
         let slow = Task { try await workers.run { () throws(VariantError) -> Int in gate.enterAndWait(); return 1 } }
         try await gate.waitUntilEntered()
-        let waiting = Task { try await workers.run { () throws(VariantError) -> Int in 2 } }
-        // Give the waiting job time to be admitted (admission happens before it first suspends).
-        try await Task.sleep(for: .milliseconds(200))
+        // The loader runs once the job has its place in the queue: wait for that, not for a time.
+        let (admitted, admit) = AsyncStream<Void>.makeStream()
+        let waiting = Task {
+            try await workers.run(loading: { admit.yield() }, { (_: Void) throws(VariantError) -> Int in 2 })
+        }
+        for await _ in admitted { break }
         let error = await #expect(throws: VariantError.self) {
             _ = try await workers.run { () throws(VariantError) -> Int in 3 }
         }
