@@ -159,7 +159,7 @@ let package = Package(
         // A real PostgreSQL server for tests (Debian's postgresql, started in a temp dir).
         .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], swiftSettings: swiftSettings),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatewayCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PolicyStoreTests", dependencies: ["PolicyStore", "Policy", "SQLiteMetadata", "PostgresMetadata", "PostgresTestSupport", "Storage"],

@@ -2,6 +2,7 @@
 public enum PercentEncoding {
     /// Decodes `%XX` escapes into bytes; with `plusAsSpace`, `+` becomes a space (query strings).
     /// Returns nil for a malformed escape or bytes that are not UTF-8.
+    @inlinable
     public static func decode(_ text: some StringProtocol, plusAsSpace: Bool) -> String? {
         // Most keys and values have nothing to decode: the text is then the answer as it is.
         if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) {

@@ -80,6 +80,9 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var lastActive = NIODeadline.uptimeNanoseconds(0)
     /// The pending check of the idle timeout.
     private var idleCheck: Scheduled<Void>?
+    /// Something was passed on since the last end of a read: Hummingbird takes what it was
+    /// given at the end of a read, and has nothing to take otherwise.
+    private var passedSinceReadComplete = false
     /// The `Date` header of the current second.
     private var date: (second: Int, value: String) = (0, "")
 
@@ -111,6 +114,15 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             arrived.append(.part(part))
         } else {
             handle(part, context: context)
+        }
+    }
+
+    /// The end of a read goes on only when something read was passed on: a read whose requests
+    /// were all answered here would wake NIO's async channel behind Hummingbird for nothing.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if passedSinceReadComplete {
+            passedSinceReadComplete = false
+            context.fireChannelReadComplete()
         }
     }
 
@@ -197,6 +209,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
                 passOn(request, ended: false, context: context)
             }
         }
+        passedSinceReadComplete = true
         context.fireChannelRead(wrapInboundOut(part))
     }
 
@@ -217,6 +230,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// `ended` (else the caller passes on what follows).
     private func passOn(_ request: Held, ended: Bool, context: ChannelHandlerContext) {
         passedOn += 1
+        passedSinceReadComplete = true
         context.fireChannelRead(wrapInboundOut(.head(request.head)))
         if let body = request.body { context.fireChannelRead(wrapInboundOut(.body(body))) }
         if ended { context.fireChannelRead(wrapInboundOut(.end(nil))) }
@@ -262,6 +276,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
         }
         // Hummingbird takes what it was given at the end of a read.
+        passedSinceReadComplete = false
         context.fireChannelReadComplete()
         if writing == nil && readDeferred {
             readDeferred = false

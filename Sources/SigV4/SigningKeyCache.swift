@@ -62,23 +62,45 @@ public final class SigningKeyCache: Sendable {
     }
 }
 
-/// A derived SigV4 signing key, with an HMAC already keyed with it: keying pads the key and
-/// hashes a block twice, which a signature check would otherwise repeat on every request.
+/// A derived SigV4 signing key, with HMAC-SHA256's two hashes already keyed with it: keying
+/// pads the key and hashes a block for each, which a signature check would otherwise repeat on
+/// every request.
+///
+/// HMAC (RFC 2104) is `H((K ^ opad) || H((K ^ ipad) || m))`; the states after the two padded
+/// key blocks are kept and copied for each message. Done here on `SHA256` itself because
+/// `HMAC.update(data:)` is generic over `DataProtocol` and not inlinable: it was a fifth of a
+/// signature check (bench/PROFILE.md).
 struct SigningKey: Sendable {
     let key: SymmetricKey
-    /// `HMAC<SHA256>` keyed with `key`, nothing hashed yet; copied for each message.
-    let mac: HMAC<SHA256>
+    /// SHA-256 after the key XOR `0x36` (inner) and the key XOR `0x5c` (outer), one block each.
+    private let inner: SHA256
+    private let outer: SHA256
 
     init(_ key: SymmetricKey) {
         self.key = key
-        self.mac = HMAC<SHA256>(key: key)
+        // A derived key is 32 bytes; a key longer than a block is hashed first (RFC 2104).
+        var block = [UInt8](repeating: 0, count: 64)
+        key.withUnsafeBytes { bytes in
+            if bytes.count > 64 {
+                SHA256.hash(data: bytes).withUnsafeBytes { block.replaceSubrange(0..<$0.count, with: $0) }
+            } else {
+                block.replaceSubrange(0..<bytes.count, with: bytes)
+            }
+        }
+        var inner = SHA256(), outer = SHA256()
+        inner.update(data: block.map { $0 ^ 0x36 })
+        outer.update(data: block.map { $0 ^ 0x5c })
+        self.inner = inner
+        self.outer = outer
     }
 
-    /// `HMAC-SHA256(key, message)`.
-    func authenticationCode(for message: [UInt8]) -> HMAC<SHA256>.MAC {
-        var mac = self.mac
-        mac.update(data: message)
-        return mac.finalize()
+    /// `HMAC-SHA256(key, message)`, passed to `body` as its 32 bytes.
+    func withAuthenticationCode<R>(for message: [UInt8], _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var inner = self.inner
+        message.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        var outer = self.outer
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return outer.finalize().withUnsafeBytes(body)
     }
 }
 
@@ -112,7 +134,7 @@ enum SigV4Crypto {
     /// Whether `signature` (hex, either case) is the HMAC-SHA256 of `message` with `key`, in time
     /// that does not depend on where they differ; without building the expected hex text.
     static func signatureMatches(_ key: SigningKey, _ message: [UInt8], signature: String) -> Bool {
-        key.authenticationCode(for: message).withUnsafeBytes { mac in
+        key.withAuthenticationCode(for: message) { mac in
             SigV4Encoding.constantTimeEqualsHex(of: mac, signature)
         }
     }

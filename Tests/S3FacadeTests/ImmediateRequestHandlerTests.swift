@@ -63,6 +63,44 @@ struct ImmediateRequestHandlerTests {
         return parts
     }
 
+    /// Counts the ends of reads that reach it.
+    final class ReadCompletions: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias InboundOut = HTTPServerRequestPart
+        var count = 0
+        func channelReadComplete(context: ChannelHandlerContext) {
+            count += 1
+            context.fireChannelReadComplete()
+        }
+    }
+
+    /// The end of a read goes on only after something was passed on: the async channel behind
+    /// Hummingbird has nothing to take from a read answered here.
+    @Test func theEndOfAReadGoesOnOnlyAfterSomethingWasPassedOn() throws {
+        let channel = try Self.connected()
+        defer { _ = try? channel.finish() }
+        let completions = ReadCompletions()
+        try channel.pipeline.syncOperations.addHandler(completions)
+        try Self.get("/fast", channel)
+        #expect(try Self.answer(channel) != nil)
+        #expect(completions.count == 0)
+        try Self.get("/slow", channel)
+        // The GET's head is held until its end shows it goes on: one end of a read goes on.
+        #expect(completions.count == 1)
+        #expect(try Self.passedOn(channel) == ["GET /slow", "end"])
+        try Self.get("/fast", channel)  // behind the unanswered /slow: head and end passed on
+        #expect(completions.count == 3)
+        #expect(try Self.passedOn(channel) == ["GET /fast", "end"])
+        for _ in 0..<2 {
+            try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+            try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        }
+        while try channel.readOutbound(as: HTTPServerResponsePart.self) != nil {}
+        try Self.get("/fast", channel)
+        #expect(try Self.answer(channel)?.1 == "fast")
+        #expect(completions.count == 3)
+    }
+
     @Test func answersHereOnlyWhileNothingPassedOnIsUnanswered() throws {
         let channel = try Self.connected()
         defer { _ = try? channel.finish() }

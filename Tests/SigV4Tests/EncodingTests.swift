@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Crypto
 @testable import SigV4
 
 /// URI encoding, canonical URI/query/headers and date handling.
@@ -102,5 +103,22 @@ struct EncodingTests {
         #expect(SigV4Encoding.constantTimeEquals("abcdef", "ABCDEF"))
         #expect(!SigV4Encoding.constantTimeEquals("abcdef", "abcdee"))
         #expect(!SigV4Encoding.constantTimeEquals("abcdef", "abcde"))
+    }
+}
+
+/// ``SigningKey`` computes HMAC-SHA256 from two SHA-256 states of its own: it must equal
+/// swift-crypto's `HMAC<SHA256>` for every key length (a block's worth of key is padded, a
+/// longer key is hashed first) and message length (empty, within a block, across blocks).
+struct SigningKeyHMACTests {
+    @Test(arguments: [0, 1, 32, 63, 64, 65, 100, 200])
+    func equalsSwiftCryptosHMAC(keyLength: Int) {
+        let key = SymmetricKey(data: (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) })
+        let signing = SigningKey(key)
+        for messageLength in [0, 1, 55, 56, 64, 119, 120, 300] {
+            let message = (0..<messageLength).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ keyLength) }
+            let ours = signing.withAuthenticationCode(for: message) { Array($0) }
+            let theirs = Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+            #expect(ours == theirs, "key \(keyLength) bytes, message \(messageLength) bytes")
+        }
     }
 }
