@@ -72,9 +72,11 @@ public struct AccessPolicy: Sendable {
 
     /// Classifies an object key: owner, rule, and required consent.
     public func classify(key: String, tenants: [TenantScope]) -> KeyClassification {
-        let owner = tenants
-            .filter { key.utf8.starts(with: $0.prefix.utf8) }
-            .max { $0.prefix.utf8.count < $1.prefix.utf8.count }
+        // The tenant with the longest prefix of the key (the first of equals), without an array.
+        var owner: TenantScope?
+        for tenant in tenants where key.utf8.starts(with: tenant.prefix.utf8) {
+            if tenant.prefix.utf8.count > owner?.prefix.utf8.count ?? -1 { owner = tenant }
+        }
         let relative = owner.map { String(decoding: key.utf8.dropFirst($0.prefix.utf8.count), as: UTF8.self) } ?? key
         for rule in rules {
             guard let captures = rule.pattern.match(relative) else { continue }

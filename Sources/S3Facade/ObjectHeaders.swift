@@ -73,15 +73,19 @@ enum ObjectHeaders {
 
     /// Applies `response-content-*` query overrides (signed requests only, as in S3).
     static func applyOverrides<Headers: ResponseHeaders>(_ line: S3RequestLine, to headers: inout Headers) {
-        let overrides: [(String, HTTPField.Name)] = [
-            ("response-content-type", .contentType), ("response-content-language", .contentLanguage),
-            ("response-expires", .expires), ("response-cache-control", .cacheControl),
-            ("response-content-disposition", .contentDisposition), ("response-content-encoding", .contentEncoding),
-        ]
+        // Most reads have none: one pass over the query says so.
+        guard line.query.contains(where: { $0.name.hasPrefix("response-") }) else { return }
         for (parameter, name) in overrides {
             if let value = line.parameter(parameter) { headers.set(name, value) }
         }
     }
+
+    /// The `response-*` query parameters S3 honours, and the header each one sets.
+    private static let overrides: [(String, HTTPField.Name)] = [
+        ("response-content-type", .contentType), ("response-content-language", .contentLanguage),
+        ("response-expires", .expires), ("response-cache-control", .cacheControl),
+        ("response-content-disposition", .contentDisposition), ("response-content-encoding", .contentEncoding),
+    ]
 }
 
 /// Where an answer's headers are written: HTTP types' fields (the regular path), or NIO's
