@@ -42,9 +42,11 @@ summary() {
   echo
   echo "=== summary ($(( $(date +%s) - START ))s)"
   printf '  %s\n' "${RESULTS[@]}"
-  if grep -qE "^✘ |' failed \(|error: .*XCT" "$TEST_LOG"; then
+  local failed
+  failed="$(grep -E "^✘ |' failed \(|error: .*XCT" "$TEST_LOG" | cut -c1-400 | head -n 40)"
+  if [ -n "$failed" ]; then
     echo "=== swift test: what failed (first 40 lines)"
-    grep -E "^✘ |' failed \(|error: .*XCT" "$TEST_LOG" | cut -c1-400 | head -n 40
+    printf '%s\n' "$failed"
   fi
 }
 

@@ -31,6 +31,12 @@ public enum PercentEncoding {
     public static func appendDecoded(
         _ encoded: some Collection<UInt8>, plusAsSpace: Bool, malformed: inout Bool, to out: inout [UInt8]
     ) {
+        // Most parts have nothing to decode (of a presigned URL's parameters, only the
+        // credential has escapes): those are copied whole rather than byte by byte.
+        if !encoded.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) {
+            out.append(contentsOf: encoded)
+            return
+        }
         var index = encoded.startIndex
         while index != encoded.endIndex {
             let byte = encoded[index]

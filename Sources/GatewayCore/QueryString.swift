@@ -74,29 +74,16 @@ public enum QueryString {
                     while equals < end, raw[equals] != UInt8(ascii: "=") { equals += 1 }
                     var malformed = false
                     let nameStart = bytes.count
-                    appendDecoded(raw, start..<equals, malformed: &malformed, to: &bytes)
+                    PercentEncoding.appendDecoded(raw[start..<equals], plusAsSpace: true, malformed: &malformed, to: &bytes)
                     let valueStart = bytes.count
                     if equals < end {
-                        appendDecoded(raw, (equals + 1)..<end, malformed: &malformed, to: &bytes)
+                        PercentEncoding.appendDecoded(raw[(equals + 1)..<end], plusAsSpace: true, malformed: &malformed, to: &bytes)
                     }
                     spans.append(Parameters.Span(name: nameStart..<valueStart, value: valueStart..<bytes.count, malformed: malformed))
                 }
                 start = end + 1
             }
             return Parameters(bytes: bytes, spans: spans)
-        }
-    }
-
-    /// `raw[range]` decoded (`+` as a space) onto `bytes`; a range with nothing to decode, as
-    /// most of a presigned URL's are, is copied whole rather than byte by byte.
-    private static func appendDecoded(
-        _ raw: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, malformed: inout Bool, to bytes: inout [UInt8]
-    ) {
-        let part = UnsafeBufferPointer(rebasing: raw[range])
-        if part.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
-            PercentEncoding.appendDecoded(part, plusAsSpace: true, malformed: &malformed, to: &bytes)
-        } else {
-            bytes.append(contentsOf: part)
         }
     }
 }

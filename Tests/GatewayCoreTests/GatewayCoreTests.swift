@@ -40,6 +40,23 @@ struct PercentEncodingTests {
         #expect(PercentEncoding.decode("%E6%97%A5", plusAsSpace: false) == "日")
     }
 
+    /// `decodeBytes` and `appendDecoded` copy a part with nothing to decode whole; a `+` is
+    /// something to decode only with `plusAsSpace`.
+    @Test func bytesWithAndWithoutAnythingToDecode() {
+        var malformed = false
+        #expect(PercentEncoding.decodeBytes(Array("a-b.c~d".utf8), plusAsSpace: true, malformed: &malformed) == Array("a-b.c~d".utf8))
+        #expect(PercentEncoding.decodeBytes(Array("a+b".utf8), plusAsSpace: true, malformed: &malformed) == Array("a b".utf8))
+        #expect(PercentEncoding.decodeBytes(Array("a+b".utf8), plusAsSpace: false, malformed: &malformed) == Array("a+b".utf8))
+        #expect(!malformed)
+        var out = Array("x=".utf8)
+        PercentEncoding.appendDecoded(Array("1+2%2F3".utf8)[...], plusAsSpace: true, malformed: &malformed, to: &out)
+        PercentEncoding.appendDecoded(Array("&y".utf8)[...], plusAsSpace: true, malformed: &malformed, to: &out)
+        #expect(out == Array("x=1 2/3&y".utf8))
+        #expect(!malformed)
+        #expect(PercentEncoding.decodeBytes(Array("a%4".utf8), plusAsSpace: true, malformed: &malformed) == Array("a%4".utf8))
+        #expect(malformed)
+    }
+
     @Test(arguments: ["%", "%4", "%ZZ", "%C3%28", "%FF"])
     func rejectsMalformed(_ text: String) {
         #expect(PercentEncoding.decode(text, plusAsSpace: false) == nil)

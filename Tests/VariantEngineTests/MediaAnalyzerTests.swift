@@ -149,7 +149,7 @@ struct MediaAnalyzerTests {
         // The dominant colour is the one fact that needs the pixels; the pixel check that guards
         // it refuses the header (README: decoding the PNG bomb takes ~5.6 CPU-seconds).
         #expect(info.dominantColor == nil)
-        let pipeline = VariantPipeline(limits: ImageLimits())
+        let pipeline = VariantPipeline(limits: analyzer.limits)
         let header = try pipeline.readHeader(bytes)
         #expect(throws: VariantError.self) { try pipeline.checkPixels(header) }
     }
