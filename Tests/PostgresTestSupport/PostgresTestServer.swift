@@ -6,41 +6,64 @@ import Foundation
 public actor PostgresTestServer {
     public static let shared = PostgresTestServer()
 
-    private var port: Int?
+    /// The cluster's start, shared by every test that asks while it runs; a failed start is
+    /// forgotten, so that the next test tries again.
+    private var start: Task<Int, any Error>?
 
     /// A new, empty database; its URL.
-    public func makeDatabaseURL() throws -> String {
-        let port = try startIfNeeded()
+    public func makeDatabaseURL() async throws -> String {
+        let port = try await startedPort()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try Self.run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "mediagate", "-d", "postgres",
-                                            "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"])
+        try await Self.offPool {
+            try Self.run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "mediagate", "-d", "postgres",
+                                                "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"])
+        }
         return "postgres://mediagate@127.0.0.1:\(port)/\(name)"
     }
 
-    private func startIfNeeded() throws -> Int {
-        if let port { return port }
+    private func startedPort() async throws -> Int {
+        let starting = start ?? Task { try await Self.offPool(Self.startCluster) }
+        start = starting
+        do {
+            return try await starting.value
+        } catch {
+            if start == starting { start = nil }
+            throw error
+        }
+    }
+
+    /// Runs `work`, which blocks (it waits for child processes), on a thread of its own: on
+    /// Swift's cooperative pool it would hold one of its few threads (two on this machine kind)
+    /// for as long as `initdb` or `pg_ctl start` run, and stall the tests running beside it.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
+    /// Makes a cluster in a temp dir and starts it on a free loopback port; its port.
+    private static func startCluster() throws -> Int {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-pg-\(UUID().uuidString)")
         let data = directory.appendingPathComponent("data").path
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         // initdb refuses root: run the server as `postgres`, which must own its folders.
         let asRoot = getuid() == 0
-        let chosen = Self.freePort()
+        let chosen = freePort()
         do {
-            if asRoot { try Self.run("/bin/chown", ["-R", "postgres:postgres", directory.path]) }
-            try Self.run(Self.binary("initdb"), ["-D", data, "-A", "trust", "-U", "mediagate", "--no-sync", "-E", "UTF8"], asPostgres: asRoot)
-            try Self.run(Self.binary("pg_ctl"), [
+            if asRoot { try run("/bin/chown", ["-R", "postgres:postgres", directory.path]) }
+            try run(binary("initdb"), ["-D", data, "-A", "trust", "-U", "mediagate", "--no-sync", "-E", "UTF8"], asPostgres: asRoot)
+            try run(binary("pg_ctl"), [
                 "-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "60",
                 "-o", "-p \(chosen) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start",
             ], asPostgres: asRoot)
         } catch {
             // A start that timed out may have left the server running; nothing of this attempt stays.
-            try? Self.run(Self.binary("pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asPostgres: asRoot)
+            try? run(binary("pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asPostgres: asRoot)
             try? FileManager.default.removeItem(at: directory)
             throw error
         }
         PostgresCleanup.register(directory: directory.path, dataDirectory: data, asPostgres: asRoot,
-                                 pgCtl: Self.binary("pg_ctl"))
-        port = chosen
+                                 pgCtl: binary("pg_ctl"))
         return chosen
     }
 
