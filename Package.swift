@@ -47,9 +47,11 @@ let package = Package(
         ),
         .target(
             name: "Integrity",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CISAL", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // ISA-L's CRC-32 and CRC-32C (bench/PROFILE.md, session 19).
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "S3XML", swiftSettings: swiftSettings),
         .target(name: "Policy", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
 

@@ -212,10 +212,14 @@ class Transfer:
         return self.size / self.seconds / 1e6 if self.seconds else 0.0
 
 
-def curl(method: str, url: str, upload: Path | None = None, server_pids: list[int] = ()) -> Transfer:
-    """One presigned transfer with curl (C, as fast as the wire): the body goes to /dev/null, or
-    comes from `upload` (PUT, no `Expect: 100-continue` round trip). Timed by curl's time_total."""
+def curl(method: str, url: str, upload: Path | None = None, server_pids: list[int] = (),
+         headers: dict[str, str] | None = None) -> Transfer:
+    """One transfer with curl (C, as fast as the wire), presigned or with the signed `headers`:
+    the body goes to /dev/null, or comes from `upload` (PUT, no `Expect: 100-continue` round
+    trip). Timed by curl's time_total."""
     cmd = ["curl", "-sS", "-o", "/dev/null", "--max-time", "900"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
     if method == "PUT":
         cmd += ["-T", str(upload), "-H", "Expect:", "-H", "Content-Type: application/octet-stream",
                 "-w", "%{http_code} %{size_upload} %{time_total}"]

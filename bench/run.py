@@ -18,7 +18,8 @@ on 127.0.0.1, each in its own temp dir:
 Workloads, each run against every target in the same run, targets alternating round by round:
 
 - 1 GiB PUT (mediagate, SeaweedFS) and GET (+ nginx) with presigned URLs (curl); server peak
-  RSS (VmHWM from /proc, reset before each PUT) during the PUT;
+  RSS (VmHWM from /proc, reset before each PUT) during the PUT; the same PUT as an SDK sends it
+  over HTTP (payload SHA-256 signed, CRC32 header; no target);
 - 4 KiB and 1 MiB GET and PUT at 1, 16 and 64 concurrent kept-alive connections, ops/s over a
   fixed time (wrk cycling through presigned URLs; or, with --client python, threads signing every
   request with a SigV4 Authorization header);
@@ -37,6 +38,7 @@ reports. --quick is a 2–3 minute smoke run (64 MiB instead of 1 GiB, 2,000 key
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import hashlib
 import os
@@ -49,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,6 +324,7 @@ class Bench:
                 rss[ep.name].append(peak / 1024)
                 self.say(f"  round {r + 1} {ep.name:<10} PUT {t.mb_per_s:8.1f} MB/s  {t.seconds:6.2f}s  "
                          f"peak RSS {peak / 1024:7.1f} MB  server CPU {t.server_cpu:5.2f}s")
+        sdk_puts = self.sdk_puts()
         gets = {"mediagate": [], "seaweedfs": [], "nginx": []}
         get_rss = {"mediagate": [], "seaweedfs": []}
         paths = {"mediagate": f"/{BUCKET}/large/put-r0", "seaweedfs": f"/{BUCKET}/large/put-r0",
@@ -344,7 +348,7 @@ class Bench:
                     get_rss[ep.name].append(max(hwm, sum(sampler.peak_kib.values())) / 1024)
                 self.say(f"  round {r + 1} {ep.name:<10} GET {t.mb_per_s:8.1f} MB/s  {t.seconds:6.2f}s  "
                          f"server CPU {t.server_cpu:5.2f}s")
-        self.results["large"] = dict(put=puts, rss=rss, get=gets, get_rss=get_rss)
+        self.results["large"] = dict(put=puts, rss=rss, get=gets, get_rss=get_rss, sdk_put=sdk_puts)
         self.say(f"{label} PUT MB/s median: mediagate {fmt_ops(median(puts['mediagate']))}, seaweedfs "
                  f"{fmt_ops(median(puts['seaweedfs']))} → {fmt_ratio(median(puts['mediagate']), median(puts['seaweedfs']))}; "
                  f"peak RSS max: mediagate {max(rss['mediagate'], default=0):.0f} MB, seaweedfs "
@@ -353,6 +357,35 @@ class Bench:
                  f"{fmt_ops(median(gets['seaweedfs']))}, nginx {fmt_ops(median(gets['nginx']))} → "
                  f"{fmt_ratio(median(gets['mediagate']), median(gets['nginx']))} nginx, "
                  f"{fmt_ratio(median(gets['mediagate']), median(gets['seaweedfs']))} seaweedfs")
+
+    def sdk_puts(self) -> dict[str, list[float]]:
+        """The large PUT as an SDK sends it over plain HTTP (boto3, aws cli): SigV4 in headers, the
+        payload's SHA-256 signed and a CRC32 checksum header, both checked by the server besides the
+        MD5 of the ETag. No target: it shows what the digests cost beside the presigned PUT's MD5."""
+        p = self.plan
+        sha, crc = hashlib.sha256(), 0
+        with open(self.large_file, "rb") as f:
+            while chunk := f.read(16 * MiB):
+                sha.update(chunk)
+                crc = zlib.crc32(chunk, crc)
+        payload, checksum = sha.hexdigest(), base64.b64encode(crc.to_bytes(4, "big")).decode()
+        self.say(f"  the same PUT as an SDK sends it over HTTP (signed payload SHA-256, x-amz-checksum-crc32), "
+                 f"{p.rounds} rounds")
+        puts = {"mediagate": [], "seaweedfs": []}
+        for r in range(p.rounds):
+            for ep in self.order([self.ep_mg, self.ep_weed], r):
+                path = f"/{BUCKET}/large/sdk-r{r}"
+                headers = {"host": ep.host, "content-type": "application/octet-stream", "x-amz-checksum-crc32": checksum}
+                ep.target.signer.sign_headers("PUT", path, [], headers, payload)
+                del headers["host"]  # curl sends the same one
+                t = self.loadgen.curl("PUT", f"http://{ep.host}{path}", self.large_file, ep.pids(), headers=headers)
+                if t.status != 200 or t.size != p.large:
+                    self.say(f"  {ep.name}: SDK-style PUT → {t.status}, {t.size} bytes sent (expected 200, {p.large})")
+                    continue
+                puts[ep.name].append(t.mb_per_s)
+                self.say(f"  round {r + 1} {ep.name:<10} PUT {t.mb_per_s:8.1f} MB/s  {t.seconds:6.2f}s  "
+                         f"server CPU {t.server_cpu:5.2f}s")
+        return puts
 
     def small_run(self, ep: Endpoint, op: str, size: int, conc: int, tag: str, seconds: int, estimate: float):
         data, digest, body_file = self.bodies[size]
@@ -675,7 +708,9 @@ def results_md(bench: Bench, targets: list[report.Target], machine: list[tuple[s
         "is the limit. `client cores` is the generator's CPU time / wall time during the mediagate runs.",
         f"- {p.large_label}: curl with presigned URLs, body from / to a file / /dev/null, timed by curl "
         "(`time_total`). Peak RSS: VmHWM of the server process reset (`/proc/PID/clear_refs` = 5) before "
-        "each PUT and read after it, together with VmRSS sampled every 50 ms; the largest over the rounds.",
+        "each PUT and read after it, together with VmRSS sampled every 50 ms; the largest over the rounds. "
+        "The same PUT as an SDK sends it over HTTP: curl with SigV4 headers (payload SHA-256 signed, "
+        "`x-amz-checksum-crc32`), computed by the script before the rounds.",
         "- LIST: ListObjectsV2 `prefix=list/&max-keys=1000` with continuation tokens until the end, all "
         "keys counted (each page scanned for `<Key>`, `IsTruncated` and the token, not XML-parsed, so the "
         "client's cost stays small next to the servers'); keys/s = keys / time of the whole listing.",
@@ -699,6 +734,9 @@ def other_measurements_md(bench: Bench) -> list[str]:
         rows.append([f"the same, restart with data (median of {len(again['mediagate'])})"] +
                     [f"{median(again[n]) * 1000:.0f} ms" for n in names])
     lg = r.get("large")
+    if lg and lg.get("sdk_put"):
+        rows.append([f"{bench.plan.large_label} PUT as an SDK sends it over HTTP (signed payload SHA-256, "
+                     "CRC32 header), MB/s"] + [fmt_ops(median(lg["sdk_put"][n])) for n in names[:2]] + ["—"])
     if lg:
         rows.append([f"peak RSS during {bench.plan.large_label} GET"] +
                     [f"{max(lg['get_rss'][n], default=0):.0f} MB" for n in names[:2]] + ["—"])

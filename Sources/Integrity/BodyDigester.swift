@@ -33,6 +33,12 @@ public struct BodyDigests: Sendable, Equatable {
         self.byteCount = byteCount
     }
 
+    /// The digests of one body hashed by the two digesters of ``BodyDigester/splitMD5()``: the
+    /// MD5 of `md5`, everything else of `rest`.
+    public init(md5: BodyDigests, rest: BodyDigests) {
+        self.init(md5: md5.md5, sha256Hex: rest.sha256Hex, checksum: rest.checksum, byteCount: rest.byteCount)
+    }
+
     /// The MD5 as lowercase hex (the ETag of a single-part object, without quotes).
     public var md5Hex: String? { md5.map(Hex.encode) }
 
@@ -68,6 +74,24 @@ public struct BodyDigester: Sendable {
         if let checksum, checksum != .sha256 {
             self.checksum = ChecksumHasher(checksum)
         }
+    }
+
+    /// The MD5 alone and every other requested digest, as two digesters that can run on two
+    /// threads at once (``BodyDigests/init(md5:rest:)`` puts their results together); nil when
+    /// the other digests cost little beside MD5 (none, or a CRC-32 or CRC-32C only, which run
+    /// at tens of GB/s), when no MD5 is requested, or once bytes were fed.
+    ///
+    /// MD5 runs at about 0.86 GB/s on one core of this machine kind, SHA-256 at 1.35 GB/s: a
+    /// body signed with its SHA-256 (an SDK's PUT over plain HTTP) hashed on one thread would
+    /// run at about 0.5 GB/s.
+    public func splitMD5() -> (md5: BodyDigester, rest: BodyDigester)? {
+        guard md5 != nil, byteCount == 0, sha256 != nil || checksum.map({ !$0.algorithm.isCRC32Family }) ?? false else {
+            return nil
+        }
+        let alone = BodyDigester(md5: true, sha256: false, checksum: nil)
+        var rest = self
+        rest.md5 = nil
+        return (alone, rest)
     }
 
     /// Feeds one buffer of the body to every requested digest.

@@ -40,6 +40,9 @@ public enum ChecksumAlgorithm: String, Sendable, CaseIterable, Hashable {
         Self.headerPrefix + rawValue.lowercased()
     }
 
+    /// CRC-32 or CRC-32C: computed at tens of GB/s (ISA-L), next to nothing beside MD5.
+    public var isCRC32Family: Bool { self == .crc32 || self == .crc32c }
+
     /// The length in bytes of the binary digest (4 for the CRC32s, 8 for CRC64NVME,
     /// 20 for SHA-1, 32 for SHA-256). Useful to validate a base64 header value.
     public var digestByteCount: Int {

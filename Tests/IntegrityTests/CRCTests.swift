@@ -1,7 +1,8 @@
 import Testing
-import Integrity
+@testable import Integrity
 
-/// Known-answer and streaming tests for the pure-Swift CRCs. Expected values come from
+/// Known-answer and streaming tests for the CRCs (CRC-32 and CRC-32C from ISA-L, CRC-64/NVME
+/// and the portable kernels in Swift). Expected values come from
 /// zlib.crc32 and a bit-by-bit Python reference (see the report), and the CRC catalogue's
 /// check values.
 @Suite("CRC kernels")
@@ -96,6 +97,45 @@ struct CRCTests {
         for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000] {
             let data = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
             #expect(data.withUnsafeBytes { CRC64NVME.checksum($0) } == bitwise64(data))
+        }
+    }
+
+    @Test("ISA-L's CRC-32 and CRC-32C equal the portable kernels", arguments: [11, 12, 13])
+    func isalAgreesWithThePortableKernels(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        // Lengths around ISA-L's block sizes (16, 64, 256 bytes and up) and odd start offsets.
+        var lengths = [0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1023, 1024, 4096]
+        lengths += (0..<20).map { _ in Int.random(in: 0...70_000, using: &rng) }
+        for length in lengths {
+            let offset = Int.random(in: 0...15, using: &rng)
+            let data = (0..<(length + offset)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            data[offset...].withUnsafeBytes { bytes in
+                var crc32 = CRC32(), crc32c = CRC32C()
+                crc32.update(bytes)
+                crc32c.update(bytes)
+                #expect(crc32.value == ~CRC32.portableUpdate(0xFFFF_FFFF, bytes), "CRC-32, \(length) bytes at +\(offset)")
+                #expect(crc32c.value == ~CRC32C.portableUpdate(0xFFFF_FFFF, bytes), "CRC-32C, \(length) bytes at +\(offset)")
+            }
+        }
+    }
+
+    @Test("the 32-bit slicing tables agree with the bit-by-bit definition")
+    func tables32AgreeWithBitwise() {
+        func bitwise32(_ data: [UInt8], _ polynomial: UInt32) -> UInt32 {
+            var crc: UInt32 = ~0
+            for byte in data {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ polynomial : crc >> 1 }
+            }
+            return ~crc
+        }
+        var rng = SplitMix64(seed: 98)
+        for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000] {
+            let data = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            data.withUnsafeBytes { bytes in
+                #expect(~CRC32.portableUpdate(0xFFFF_FFFF, bytes) == bitwise32(data, 0xEDB8_8320))
+                #expect(~CRC32C.portableUpdate(0xFFFF_FFFF, bytes) == bitwise32(data, 0x82F6_3B78))
+            }
         }
     }
 }

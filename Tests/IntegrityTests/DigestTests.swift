@@ -54,6 +54,36 @@ struct DigestTests {
         }
     }
 
+    @Test("MD5 splits from the slow digests only, and the two halves give the one-pass digests")
+    func splitMD5() {
+        #expect(BodyDigester(md5: true, sha256: false, checksum: nil).splitMD5() == nil)
+        #expect(BodyDigester(md5: true, sha256: false, checksum: .crc32).splitMD5() == nil)
+        #expect(BodyDigester(md5: true, sha256: false, checksum: .crc32c).splitMD5() == nil)
+        #expect(BodyDigester(md5: false, sha256: true, checksum: .sha1).splitMD5() == nil)
+        var fed = BodyDigester(md5: true, sha256: true, checksum: nil)
+        fed.update([1, 2, 3])
+        #expect(fed.splitMD5() == nil)
+
+        let data = patternBytes(count: 100_003)
+        let cases: [(Bool, ChecksumAlgorithm?)] = [(true, nil), (true, .crc32), (false, .sha1), (false, .sha256), (true, .sha256), (false, .crc64nvme)]
+        for (sha256, checksum) in cases {
+            var whole = BodyDigester(md5: true, sha256: sha256, checksum: checksum)
+            guard var (md5, rest) = whole.splitMD5() else {
+                Issue.record("no split for sha256 \(sha256), \(String(describing: checksum))")
+                continue
+            }
+            var rng = SplitMix64(seed: 5)
+            for piece in randomPieces(data, using: &rng) {
+                piece.withUnsafeBytes { bytes in
+                    whole.update(bytes)
+                    md5.update(bytes)
+                    rest.update(bytes)
+                }
+            }
+            #expect(BodyDigests(md5: md5.finalize(), rest: rest.finalize()) == whole.finalize())
+        }
+    }
+
     @Test("multipart ETag is the MD5 of the binary part MD5s, dash, count")
     func multipartETag() {
         let parts = [
