@@ -377,7 +377,7 @@ class Bench:
                 path = f"/{BUCKET}/large/sdk-r{r}"
                 headers = {"host": ep.host, "content-type": "application/octet-stream", "x-amz-checksum-crc32": checksum}
                 ep.target.signer.sign_headers("PUT", path, [], headers, payload)
-                del headers["host"]  # curl sends the same one
+                del headers["host"], headers["content-type"]  # curl sends the same ones
                 t = self.loadgen.curl("PUT", f"http://{ep.host}{path}", self.large_file, ep.pids(), headers=headers)
                 if t.status != 200 or t.size != p.large:
                     self.say(f"  {ep.name}: SDK-style PUT → {t.status}, {t.size} bytes sent (expected 200, {p.large})")
