@@ -357,8 +357,11 @@ struct ImmediateReadTests {
     /// The live server with an idle timeout: a connection whose GETs are all answered in the
     /// pipeline stays open while they keep coming, for longer than the timeout (Hummingbird's
     /// state handler, which does not see them, keeps no timeout of its own), and the server
-    /// closes it once it is idle. The timeout is long (10 s) because the parallel suite can hold
-    /// this test's task back for seconds between two GETs; a pause that long is idleness.
+    /// closes it once it is idle.
+    ///
+    /// The GETs, their pacing and every time judged come from the client's event loop
+    /// (``PacedGets``), not from this test's task: in CI the parallel suite held that task back
+    /// for over a minute, and a GET it sent that late restarted the server's idle clock.
     @Test func liveServerKeepsTheIdleTimeoutForAnswersMadeHere() async throws {
         let stack = try await Stack()
         defer { stack.remove() }
@@ -373,43 +376,117 @@ struct ImmediateReadTests {
             #expect(try await s3.send(.put, "/photos/a", body: Array("first object".utf8)).status == .ok)
             let port = try #require(client.port)
             let get = "GET \(s3.presigned(.get, "/photos/a", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\r\n"
-            // The client's own close, 73 s after connecting (60 s after the 13 s of GETs), notes
-            // whether the connection was still open then. Judged on the client's event loop, not
-            // by when this test's task next runs: the parallel suite once held it back a minute.
-            let leftOpen = Counter()
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.scheduleTask(in: .seconds(73)) {
-                        if channel.isActive { leftOpen.add() }
-                        channel.close(promise: nil)
-                    }
-                    return channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            var answered = 0
-            try await channel.executeThenClose { inbound, outbound in
-                var iterator = inbound.makeAsyncIterator()
-                // GETs 100 ms apart for 13 s on one connection: longer than the timeout.
-                let start = ContinuousClock.now
-                while ContinuousClock.now - start < .seconds(13) {
-                    try await outbound.write(ByteBuffer(string: get))
-                    var text = ""
-                    while !text.hasSuffix("first object"), let buffer = try await iterator.next() {
-                        text += String(buffer: buffer)
-                    }
-                    #expect(text.hasPrefix("HTTP/1.1 200 OK"), "\(text)")
-                    answered += 1
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                // Idle now: the server closes the connection within 60 s (its timeout is 10 s).
-                #expect(try await iterator.next() == nil)
-                #expect(leftOpen.value == 0, "the idle connection was still open 60 s after the last GET")
+            // GETs 100 ms apart for 13 s on one connection (longer than the timeout), then none;
+            // the client closes the connection itself 60 s after its last answer if the server has not.
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let paced = PacedGets(request: get, answerEnd: "first object", sendingFor: .seconds(13),
+                                  giveUpAfter: .seconds(60), closed: loop.makePromise())
+            do {
+                _ = try await ClientBootstrap(group: loop)
+                    .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(paced) } }
+                    .connect(host: "127.0.0.1", port: port).get()
+            } catch {
+                paced.closed.fail(error)
+                throw error
             }
-            #expect(answered > 1)
-            #expect(counting.reads.value == answered)
+            let verdict = try await paced.closed.futureResult.get()
+            #expect(verdict.unexpected.isEmpty, "\(verdict.unexpected)")
+            #expect(verdict.answered > 1)
+            #expect(counting.reads.value == verdict.answered)
+            #expect(verdict.sending >= .seconds(10), "the GETs kept the connection for longer than the timeout")
+            let idle = try #require(verdict.idleBeforeClose, "the idle connection was still open 60 s after the last answer")
+            #expect(idle < .seconds(60))
         }
         try await group.shutdownGracefully()
+    }
+
+    /// A client on one connection, run entirely on its event loop: sends `request`, waits for
+    /// an answer ending in `answerEnd`, sends the next 100 ms later, for `sendingFor` from the
+    /// first; then sends nothing and notes when the connection closes. If it is still open
+    /// `giveUpAfter` the last answer, it closes it itself (no idle time noted).
+    final class PacedGets: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+
+        struct Verdict: Sendable {
+            var answered = 0
+            /// Answers that did not start with `HTTP/1.1 200 OK`.
+            var unexpected: [String] = []
+            /// From the first GET to the last answer.
+            var sending = TimeAmount.zero
+            /// From the last answer to the server's close; nil when the client closed.
+            var idleBeforeClose: TimeAmount?
+        }
+
+        private let request: String
+        private let answerEnd: String
+        private let sendingFor: TimeAmount
+        private let giveUpAfter: TimeAmount
+        let closed: EventLoopPromise<Verdict>
+        private var verdict = Verdict()
+        private var text = ""
+        private var started = NIODeadline.uptimeNanoseconds(0)
+        private var lastAnswer: NIODeadline?
+        private var closingOurselves = false
+
+        init(request: String, answerEnd: String, sendingFor: TimeAmount, giveUpAfter: TimeAmount, closed: EventLoopPromise<Verdict>) {
+            self.request = request
+            self.answerEnd = answerEnd
+            self.sendingFor = sendingFor
+            self.giveUpAfter = giveUpAfter
+            self.closed = closed
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            started = context.eventLoop.now
+            // A backstop, should no answer ever come: the test ends instead of waiting forever.
+            context.eventLoop.assumeIsolated().scheduleTask(in: sendingFor + giveUpAfter + .seconds(60)) {
+                guard context.channel.isActive else { return }
+                self.closingOurselves = true
+                context.close(promise: nil)
+            }
+            send(context: context)
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            text += String(buffer: unwrapInboundIn(data))
+            guard text.hasSuffix(answerEnd) else { return }
+            if !text.hasPrefix("HTTP/1.1 200 OK") { verdict.unexpected.append(text) }
+            text = ""
+            verdict.answered += 1
+            let now = context.eventLoop.now
+            guard now - started < sendingFor else {
+                lastAnswer = now
+                verdict.sending = now - started
+                context.eventLoop.assumeIsolated().scheduleTask(in: giveUpAfter) {
+                    guard context.channel.isActive else { return }
+                    self.closingOurselves = true
+                    context.close(promise: nil)
+                }
+                return
+            }
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
+                if context.channel.isActive { self.send(context: context) }
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            if let lastAnswer, !closingOurselves { verdict.idleBeforeClose = context.eventLoop.now - lastAnswer }
+            if !text.isEmpty { verdict.unexpected.append(text) }
+            closed.succeed(verdict)
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            verdict.unexpected.append("error: \(error)")
+            context.close(promise: nil)
+        }
+
+        private func send(context: ChannelHandlerContext) {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
+        }
+
+        typealias OutboundOut = ByteBuffer
     }
 
     /// Sends `send` on a new connection and collects what comes back until `until` holds, or
