@@ -2,9 +2,10 @@
 """A/B of two mediagate binaries on the small-object loads of bench/run.py.
 
     bench/ab.py A_BINARY B_BINARY [--loads get1,get16,get64,put1,put16] [--seconds 5] [--rounds 4]
+                                  [--size 4096]
 
 Both servers run side by side (disk storage, SQLite, each in its own temp dir), each seeded with
-the same 64 objects of 4 KiB; every load then runs against A and B alternately, round by round
+the same 64 objects of `--size` bytes (4 KiB by default; PUTs send that size too); every load then runs against A and B alternately, round by round
 (the first binary of each round alternates too), with wrk and presigned URLs as in bench/run.py.
 Prints each round's ops/s and server CPU per operation, and the medians. For a change on a hot
 path: the spread between rounds on this machine kind is 5–15 %, so one run of bench/run.py
@@ -32,7 +33,6 @@ from upstream import Target  # noqa: E402
 
 BUCKET = "bench"
 OBJECTS = 64
-SIZE = 4096
 
 
 class Side:
@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--loads", default="get1,get16,get64,put1,put16")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--size", type=int, default=4096, help="bytes per object")
     args = parser.parse_args()
     loads = [parse_load(x) for x in args.loads.split(",")]
 
@@ -70,7 +71,7 @@ def main() -> int:
     harness.register(harness.TempDir(work))
     wrk = loadgen.Wrk(work)
     sides = [Side("A", args.a, work), Side("B", args.b, work)]
-    data = os.urandom(SIZE)
+    data = os.urandom(args.size)
     digest = hashlib.sha256(data).hexdigest()
     body = work / "body"
     body.write_bytes(data)

@@ -189,6 +189,19 @@ struct BlobFiles: Sendable {
         return buffer
     }
 
+    /// Opens a blob on the calling thread, if it is there and `size` bytes long (a blob
+    /// truncated by damage is for the regular read to report).
+    func openNow(_ id: BlobID, size: Int64) -> NIOFileHandle? {
+        let descriptor = open(path(of: id).string, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, Int64(status.st_size) == size else {
+            close(descriptor)
+            return nil
+        }
+        return NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
+    }
+
     /// The largest range ``readInline(_:range:)`` is used for.
     static let inlineReadLimit: Int64 = 256 << 10
 

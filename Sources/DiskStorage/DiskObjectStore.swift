@@ -192,6 +192,26 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads, Immediate
         return (record.info, bytes)
     }
 
+    /// The object's bytes from its record, or, with `openingFiles`, from its one blob, opened
+    /// here (``ImmediateObjectReads``). Blobs of at least ``BlobFileWriter/directThreshold``
+    /// bytes are left to the regular path: they were written around the page cache, and
+    /// sending one from the caller's thread (an event loop) would wait for the disk.
+    ///
+    /// No lease is taken: a blob is never written again once it is in place, and a blob
+    /// deleted after this read leaves the open descriptor reading it. A blob deleted before it
+    /// was opened (its version replaced meanwhile) makes this nil, and so does a blob whose
+    /// length is not the object's: the regular path then reads again, and reports the damage.
+    public func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)? {
+        guard let record = try? immediateIndex?.objectNow(bucket: bucket, key: key) else { return nil }
+        if let bytes = record.inlineData { return (record.info, .inline(bytes)) }
+        let size = record.info.size
+        guard openingFiles, record.blobs.count == 1, record.info.parts.count == 1, size > 0,
+              size < BlobFileWriter.directThreshold,
+              let file = files.openNow(record.blobs[0], size: size)
+        else { return nil }
+        return (record.info, .file(file, size: size))
+    }
+
     /// `body` with its reads through the index in one snapshot (``ImmediateObjectReads``).
     public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
         guard let immediateIndex else { return try body() }

@@ -6,7 +6,7 @@ import NIOHTTP1
 
 /// Answers in the channel pipeline, on the connection's event loop, the requests an
 /// ``ImmediateResponder`` can answer without a per-request task: plain reads at once
-/// (``S3Gateway/immediateAnswer(to:)``), small PUTs once their commit ends
+/// (``S3Gateway/immediateAnswer(to:sendingFiles:)``), small PUTs once their commit ends
 /// (``S3Gateway/immediateWrite(_:body:quiet:answer:)``). Every other request passes on unchanged.
 ///
 /// Hummingbird hands each request to an async handler through `NIOAsyncChannel` and writes the
@@ -32,7 +32,8 @@ import NIOHTTP1
 /// Hummingbird's connection state handler, after this one, sees only the requests passed on;
 /// so the idle timeout is kept here, for every request, as that handler keeps it: the
 /// connection closes once nothing was read or answered for `idleTimeout`, unless an answer is
-/// still being made for a request read whole. Once the server asks connections to quiesce,
+/// still being made for a request read whole, or an answer's file is still being sent. Once the
+/// server asks connections to quiesce,
 /// every request passes on, so that the state handler closes the connection after its answer.
 final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -59,6 +60,10 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// while their commit runs; Hummingbird's requests are counted after the conversion).
     private let load: LoopLoad
     private let idleTimeout: TimeAmount?
+    /// Whether answers may carry open files, sent with `sendfile` (not through TLS).
+    private let sendsFiles: Bool
+    /// Answers here whose file is still being sent.
+    private var sendingFiles = 0
     /// Requests passed on whose answers have not been fully written.
     private var passedOn = 0
     /// A request kept until its end shows whether it can be answered here.
@@ -86,11 +91,12 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The `Date` header of the current second.
     private var date: (second: Int, value: String) = (0, "")
 
-    init(responder: any ImmediateResponder, load: LoopLoad, idleTimeout: TimeAmount? = nil) {
+    init(responder: any ImmediateResponder, load: LoopLoad, idleTimeout: TimeAmount? = nil, sendsFiles: Bool = false) {
         self.responder = responder
         self.load = load
         self.writeLimit = responder.immediateWriteLimit
         self.idleTimeout = idleTimeout
+        self.sendsFiles = sendsFiles
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -202,7 +208,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
                 held = nil
                 if request.head.method == .PUT {
                     if startWrite(request, context: context) { return }
-                } else if let made = responder.immediateAnswer(to: request.head) {
+                } else if let made = responder.immediateAnswer(to: request.head, sendingFiles: sendsFiles) {
                     write(made, context: context)
                     return
                 }
@@ -289,8 +295,26 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         // The responder's answers carry no `Date`.
         head.headers.add(name: "Date", value: currentDate())
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body = made.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        switch made.body {
+        case nil:
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        case .inline(let bytes):
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        case .file(let file, let size):
+            // A file answer is being sent until its end is written (or fails, the connection
+            // gone): the idle timeout waits for it, and the file is closed then.
+            sendingFiles += 1
+            let region = FileRegion(fileHandle: file, readerIndex: 0, endIndex: Int(size))
+            context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            let sent = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
+            sent.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
+                try? file.close()
+                self.sendingFiles -= 1
+                if self.inPipeline { self.touch(context: context) }
+            }
+        }
         touch(context: context)
     }
 
@@ -318,12 +342,13 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// Closes the connection if it was idle for the whole timeout. An answer being made for a
-    /// request read whole (one passed on, or a write awaiting its commit) keeps it open: the
-    /// end of that answer notes activity and schedules the next check.
+    /// request read whole (one passed on, or a write awaiting its commit), or a file of an answer
+    /// still being sent, keeps it open: the end of that answer notes activity and schedules the
+    /// next check.
     private func idleCheckDue(context: ChannelHandlerContext) {
         idleCheck = nil
         guard let idleTimeout, inPipeline, context.channel.isActive else { return }
-        if !reading && (passedOn > 0 || writing != nil) { return }
+        if !reading && (passedOn > 0 || writing != nil || sendingFiles > 0) { return }
         let deadline = lastActive + idleTimeout
         if context.eventLoop.now >= deadline {
             context.close(promise: nil)

@@ -129,6 +129,8 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
     let immediate: (any ImmediateResponder)?
     /// The idle timeout, kept by the ``ImmediateRequestHandler`` (with `immediate` only).
     let idleTimeout: TimeAmount?
+    /// Whether `immediate`'s answers may carry open files (sent with `sendfile`).
+    let sendsFiles: Bool
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let set = base.setup(channel: channel, logger: logger)
@@ -137,7 +139,7 @@ struct QuietLoopChannel<Base: ServerChildChannel>: ServerChildChannel {
             guard let codec = try HTTPTypesServerCodec.replaceNIOCodec(in: pipeline), let immediate else { return value }
             // Right after NIO's decoder: its answers skip the conversion to HTTP types.
             let handler = ImmediateRequestHandler(
-                responder: immediate, load: loads.load(of: channel.eventLoop), idleTimeout: idleTimeout)
+                responder: immediate, load: loads.load(of: channel.eventLoop), idleTimeout: idleTimeout, sendsFiles: sendsFiles)
             try pipeline.addHandler(handler, position: .before(codec))
             return value
         }
@@ -158,9 +160,11 @@ extension HTTPServerBuilder {
     /// Hummingbird's HTTP/1 server, with handlers run on their connection's event loop while
     /// it has fewer than `quietBelow` requests in progress (see ``QuietLoopExecutor``).
     /// With `immediate`, the requests it can answer without a per-request task are answered in
-    /// the channel pipeline (``ImmediateRequestHandler``).
+    /// the channel pipeline (``ImmediateRequestHandler``); with `sendsFiles` too, their answers
+    /// may send a file with `sendfile`, which a channel that encrypts (TLS) cannot take.
     public static func http1(
-        configuration: HTTP1Channel.Configuration, quietBelow: Int, immediate: (any ImmediateResponder)? = nil
+        configuration: HTTP1Channel.Configuration, quietBelow: Int, immediate: (any ImmediateResponder)? = nil,
+        sendsFiles: Bool = false
     ) -> HTTPServerBuilder {
         let loads = LoopLoads()
         var configuration = configuration
@@ -173,7 +177,7 @@ extension HTTPServerBuilder {
         return .init { [configuration] responder in
             QuietLoopChannel(
                 base: HTTP1Channel(responder: responder, configuration: configuration), loads: loads, quietBelow: quietBelow,
-                immediate: immediate, idleTimeout: idleTimeout)
+                immediate: immediate, idleTimeout: idleTimeout, sendsFiles: sendsFiles)
         }
     }
 }

@@ -15,8 +15,13 @@ import VariantEngine
 /// (``ImmediateRequestHandler``).
 public struct ImmediateAnswer: Sendable {
     public var head: HTTPResponseHead
-    /// The body; nil for HEAD.
-    public var body: ByteBuffer?
+    /// The body; nil for HEAD. A file in it is closed by whoever sends the answer.
+    public var body: ImmediateBytes?
+
+    public init(head: HTTPResponseHead, body: ImmediateBytes?) {
+        self.head = head
+        self.body = body
+    }
 }
 
 /// What the connection's pipeline can have answered without a per-request task
@@ -24,7 +29,9 @@ public struct ImmediateAnswer: Sendable {
 /// come as NIO's HTTP/1 decoder makes them.
 public protocol ImmediateResponder: Sendable {
     /// A complete answer to a GET or HEAD without a body, or nil: the regular path answers it.
-    func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer?
+    /// With `sendingFiles`, its body may be an open file (the connection sends it with
+    /// `sendfile`, so not through TLS).
+    func immediateAnswer(to head: HTTPRequestHead, sendingFiles: Bool) -> ImmediateAnswer?
     /// The largest body ``immediateWrite(_:body:quiet:answer:)`` takes; 0: none.
     var immediateWriteLimit: Int { get }
     /// Starts a write whose whole body is at hand. False: declined, the regular path takes the
@@ -38,10 +45,12 @@ public protocol ImmediateResponder: Sendable {
 }
 
 extension S3Gateway: ImmediateResponder {
-    /// Answers a GET or HEAD of a whole small object whose bytes the index keeps, on the calling
-    /// thread and without suspending (the connection's event loop, ``ImmediateRequestHandler``):
-    /// the checks, headers and metrics of ``respond(to:context:)``, for the requests where every
-    /// input is at hand at once.
+    /// Answers a GET or HEAD of a whole small object whose bytes the index keeps, or, with
+    /// `sendingFiles`, a GET of an object the store keeps in one file it expects in the page
+    /// cache (the answer then holds that file open), on the calling thread and without
+    /// suspending (the connection's event loop, ``ImmediateRequestHandler``): the checks,
+    /// headers and metrics of ``respond(to:context:)``, for the requests where every input is
+    /// at hand at once.
     ///
     /// Nil means the request takes the regular path: anything but a plain read of an object kept
     /// in the index (ranges, conditions, checksums, part numbers, variants not stored for the
@@ -49,7 +58,7 @@ extension S3Gateway: ImmediateResponder {
     /// at hand (a tenant key or the tenant list not cached, another store), a request in
     /// another version than HTTP/1.1, and every failure. The regular path then makes the same
     /// decisions again and answers errors the one way it always does.
-    public func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer? {
+    public func immediateAnswer(to head: HTTPRequestHead, sendingFiles: Bool) -> ImmediateAnswer? {
         guard head.method == .GET || head.method == .HEAD, head.version == .http1_1, let immediate else { return nil }
         var authority: String?
         for (name, value) in head.headers {
@@ -62,19 +71,19 @@ extension S3Gateway: ImmediateResponder {
             headers: head.headers.map { ($0.name, $0.value) }, copySource: nil)
         do {
             // The key's tenant, the tenants and the object: one snapshot of the index.
-            let looked = try immediate.objects.inOneSnapshot { () throws -> (ImmediateCall, ObjectInfo, ByteBuffer)? in
+            let looked = try immediate.objects.inOneSnapshot { () throws -> (ImmediateCall, ObjectInfo, ImmediateBytes)? in
                 guard let call = try immediateCall(request, immediate, { operation in
                     switch operation {
                     case .getObject(let bucket, let key), .headObject(let bucket, let key): (bucket, key, .readObject)
                     default: nil
                     }
                 }), call.line.parameter("partNumber") == nil else { return nil }
-                let found = if let variants, variants.isVariant(call.key) {
-                    variants.storedNow(bucket: call.bucket, key: call.key)
-                } else {
-                    immediate.objects.inlineObjectNow(bucket: call.bucket, key: call.key)
+                if let variants, variants.isVariant(call.key) {
+                    return variants.storedNow(bucket: call.bucket, key: call.key).map { (call, $0.info, .inline($0.bytes)) }
                 }
-                return found.map { (call, $0.info, $0.bytes) }
+                let openingFiles = sendingFiles && head.method == .GET
+                return immediate.objects.objectNow(bucket: call.bucket, key: call.key, openingFiles: openingFiles)
+                    .map { (call, $0.info, $0.bytes) }
             }
             guard let (call, info, bytes) = looked else { return nil }
             var out: HTTPHeaders = ObjectHeaders.readHeaders(for: info, line: call.line, checksumMode: false)

@@ -49,6 +49,12 @@ public protocol ImmediateObjectReads: Sendable {
     /// the calling thread in one snapshot where the index offers that
     /// (``ImmediateObjectIndex/inOneSnapshot(_:)``).
     func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T
+    /// The object's info and all its bytes: kept in its record, or, with `openingFiles`, in one
+    /// file of the store that is opened here and handed over, to be sent as it is (`sendfile`).
+    /// Nil in the cases of ``inlineObjectNow(bucket:key:)``, and for objects whose file is not
+    /// worth opening on the calling thread (one the store expects not to be in the page cache).
+    /// - Important: the caller closes a file it is given.
+    func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)?
 }
 
 extension ImmediateObjectReads {
@@ -56,6 +62,20 @@ extension ImmediateObjectReads {
     public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
         try body()
     }
+
+    /// Objects kept in their records only.
+    public func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)? {
+        inlineObjectNow(bucket: bucket, key: key).map { ($0.info, .inline($0.bytes)) }
+    }
+}
+
+/// An object's bytes at hand: in memory, or in an open file.
+public enum ImmediateBytes: Sendable {
+    case inline(ByteBuffer)
+    /// The whole file holds the bytes, and nothing changes it while it is open (a store's
+    /// files are written once, and deleting one leaves an open descriptor reading it).
+    /// - Important: whoever holds it closes it.
+    case file(NIOFileHandle, size: Int64)
 }
 
 /// A store that can take a small object whose bytes are all at hand and already verified,

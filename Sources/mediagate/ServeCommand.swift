@@ -115,7 +115,9 @@ struct ServeCommand: AsyncParsableCommand {
                 additionalChannelHandlers: [ReceiveBufferHandler(), ExpectContinueHandler(registry: continueRegistry)],
                 idleTimeout: .seconds(300)),
             quietBelow: 2,
-            immediate: gateway)
+            immediate: gateway,
+            // A file goes out with sendfile, which TLS cannot take.
+            sendsFiles: settings.tlsCert == nil)
         let server: HTTPServerBuilder
         if let cert = settings.tlsCert, let key = settings.tlsKey {
             let certificates = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }

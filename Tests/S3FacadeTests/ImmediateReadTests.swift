@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTesting
+import Integrity
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -354,6 +355,85 @@ struct ImmediateReadTests {
         try await group.shutdownGracefully()
     }
 
+    /// The live server sends an object kept in a file from the pipeline with `sendfile` when it
+    /// may (not through TLS): the same bytes and headers as the regular path, which still takes
+    /// ranges and connections that cannot send files. A reader that stops reading for longer
+    /// than the idle timeout while such an answer is being sent gets all of it: the timeout
+    /// waits for the answer.
+    @Test(arguments: [true, false])
+    func liveServerSendsObjectFiles(sendsFiles: Bool) async throws {
+        let stack = try await Stack()
+        defer { stack.remove() }
+        let counting = CountingResponder(base: stack.gateway)
+        let server = HTTPServerBuilder.http1(
+            configuration: .init(idleTimeout: .seconds(2)), quietBelow: 2, immediate: counting, sendsFiles: sendsFiles)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = Application(responder: stack.gateway, server: server, eventLoopGroupProvider: .shared(group))
+        try await app.test(.live) { client in
+            let s3 = SignedClient(client: client)
+            #expect(try await s3.send(.put, "/photos").status == .ok)
+            let photo = (0..<(300 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+            #expect(try await s3.send(.put, "/photos/photo.jpg", body: photo).status == .ok)
+            let reads = counting.reads.value
+
+            let whole = try await client.execute(uri: s3.presigned(.get, "/photos/photo.jpg", expires: 300), method: .get)
+            #expect(whole.status == .ok)
+            // Long arrays are compared to a Bool: a failed `==` of them makes the test library
+            // compute their difference, and print them.
+            let sameBytes = whole.body.readableBytesView.elementsEqual(photo)
+            #expect(sameBytes)
+            #expect(whole.headers[.contentLength] == String(photo.count))
+            #expect(whole.headers[.eTag] == "\"\(MD5Hasher.hex(MD5Hasher.digest(photo)))\"")
+            #expect(counting.reads.value == reads + (sendsFiles ? 1 : 0))
+
+            let ranged = try await client.execute(
+                uri: s3.presigned(.get, "/photos/photo.jpg", expires: 300), method: .get, headers: [.range: "bytes=1000-1999"])
+            #expect(ranged.status == .partialContent)
+            #expect(Array(ranged.body.readableBytesView) == Array(photo[1000..<2000]))
+            #expect(counting.reads.value == reads + (sendsFiles ? 1 : 0))
+
+            // More than the sockets hold, read only after three times the idle timeout.
+            let large = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 11) }
+            #expect(try await s3.send(.put, "/photos/large.tif", body: large).status == .ok)
+            let request = "GET \(s3.presigned(.get, "/photos/large.tif", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            let received = try await Self.readLate(port: try #require(client.port), request: request, after: .seconds(6))
+            let headEnd = try #require(received.firstRange(of: Array("\r\n\r\n".utf8)))
+            let head = String(decoding: received[..<headEnd.lowerBound], as: UTF8.self)
+            #expect(head.hasPrefix("HTTP/1.1 200 OK"), "\(head)")
+            #expect(received.count - headEnd.upperBound == large.count)
+            let allSent = received[headEnd.upperBound...].elementsEqual(large)
+            #expect(allSent)
+            #expect(counting.reads.value == reads + (sendsFiles ? 2 : 0))
+        }
+        try await group.shutdownGracefully()
+    }
+
+    /// Sends `request` on a new connection with a small receive buffer, reads nothing for
+    /// `after`, then reads until the server closes the connection or 60 s have passed.
+    static func readLate(port: Int, request: String, after: TimeAmount) async throws -> [UInt8] {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.socketOption(.so_rcvbuf), value: 64 << 10)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: request))
+            try await Task.sleep(for: .nanoseconds(after.nanoseconds))
+            try await channel.channel.setOption(.autoRead, value: true).get()
+            channel.channel.read()
+            var received: [UInt8] = []
+            let giveUp = channel.channel.eventLoop.scheduleTask(in: .seconds(60)) { channel.channel.close(promise: nil) }
+            defer { giveUp.cancel() }
+            do {
+                for try await buffer in inbound { received += buffer.readableBytesView }
+            } catch {}
+            return received
+        }
+    }
+
     /// The live server with an idle timeout: a connection whose GETs are all answered in the
     /// pipeline stays open while they keep coming, for longer than the timeout (Hummingbird's
     /// state handler, which does not see them, keeps no timeout of its own), and the server
@@ -539,8 +619,8 @@ struct ImmediateReadTests {
         let writes = Counter()
         let writesGivenBack = Counter()
 
-        func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer? {
-            let answer = base.immediateAnswer(to: head)
+        func immediateAnswer(to head: HTTPRequestHead, sendingFiles: Bool) -> ImmediateAnswer? {
+            let answer = base.immediateAnswer(to: head, sendingFiles: sendingFiles)
             if answer != nil { reads.add() }
             return answer
         }

@@ -11,11 +11,11 @@ import Testing
 struct ImmediateRequestHandlerTests {
     /// Answers GETs of `/fast` with `fast`; everything else goes on.
     struct FastOnly: ImmediateResponder {
-        func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer? {
+        func immediateAnswer(to head: HTTPRequestHead, sendingFiles: Bool) -> ImmediateAnswer? {
             guard head.uri == "/fast" else { return nil }
             return ImmediateAnswer(
                 head: HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "4"]),
-                body: ByteBuffer(string: "fast"))
+                body: .inline(ByteBuffer(string: "fast")))
         }
 
         var immediateWriteLimit: Int { 0 }

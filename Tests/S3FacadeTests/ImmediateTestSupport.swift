@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -18,7 +21,32 @@ struct TypedAnswer {
             return nil
         }
         self.head = head
-        self.body = answer.body
+        self.body = answer.bodyBytes
+    }
+}
+
+extension ImmediateAnswer {
+    /// The body's bytes: kept inline, or read from its file, which is then closed.
+    var bodyBytes: ByteBuffer? {
+        switch body {
+        case nil: return nil
+        case .inline(let bytes): return bytes
+        case .file(let file, let size):
+            defer { try? file.close() }
+            return try? file.withUnsafeFileDescriptor { descriptor in
+                let count = Int(size)
+                var buffer = ByteBufferAllocator().buffer(capacity: count)
+                var done = 0
+                while done < count {
+                    let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { raw in
+                        max(0, pread(descriptor, raw.baseAddress, count - done, off_t(done)))
+                    }
+                    if read == 0 { break }
+                    done += read
+                }
+                return buffer
+            }
+        }
     }
 }
 
@@ -33,8 +61,13 @@ func nioHead(_ request: HTTPRequest) -> HTTPRequestHead? {
 }
 
 extension S3Gateway {
-    /// ``immediateAnswer(to:)`` of a request made in HTTP types.
-    func immediateAnswer(to request: HTTPRequest) -> TypedAnswer? {
-        nioHead(request).flatMap { immediateAnswer(to: $0) }.flatMap(TypedAnswer.init)
+    /// ``immediateAnswer(to:sendingFiles:)`` of a request made in HTTP types.
+    func immediateAnswer(to request: HTTPRequest, sendingFiles: Bool = false) -> TypedAnswer? {
+        nioHead(request).flatMap { immediateAnswer(to: $0, sendingFiles: sendingFiles) }.flatMap(TypedAnswer.init)
+    }
+
+    /// An answer as a connection that cannot send files (TLS) asks for it: bodies in memory only.
+    func immediateAnswer(to head: HTTPRequestHead) -> ImmediateAnswer? {
+        immediateAnswer(to: head, sendingFiles: false)
     }
 }

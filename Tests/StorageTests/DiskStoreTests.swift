@@ -171,6 +171,97 @@ struct DiskStoreTests {
         #expect(harness.fileCounts() == (0, 0))
     }
 
+    /// `objectNow(openingFiles:)`, which the HTTP server's event loop sends with `sendfile`: an
+    /// object kept in one blob comes as that blob, open, and the open file keeps that version's
+    /// bytes after an overwrite deleted the blob. Nothing is opened without `openingFiles`, for
+    /// an object of several parts, for one as large as those written around the page cache, or
+    /// for a blob whose length is not the object's (the regular read reports that damage).
+    @Test
+    func objectsHandedOverAsOpenFiles() async throws {
+        let harness = try await StoreHarness.make(.diskInline)
+        defer { harness.cleanUp() }
+        let store = try #require(harness.store as? DiskObjectStore)
+        let small = pattern(100, seed: 1)
+        try await put(store, "small", small)
+        guard case .inline(let bytes)? = store.objectNow(bucket: "b", key: "small", openingFiles: true)?.bytes else {
+            Issue.record("a small object comes from its record")
+            return
+        }
+        #expect(Array(bytes.readableBytesView) == small)
+        #expect(Self.handedOver(store, "missing") == nil)
+
+        let large = pattern(Int(StoreHarness.inlineLimit) * 3 + 7, seed: 2)
+        let info = try await put(store, "k", large)
+        #expect(Self.handedOver(store, "k", openingFiles: false) == nil)
+        let handed = try #require(store.objectNow(bucket: "b", key: "k", openingFiles: true))
+        #expect(handed.info == info)
+        guard case .file(let file, let size) = handed.bytes else {
+            Issue.record("an object in one blob comes as its file")
+            return
+        }
+        defer { try? file.close() }
+        #expect(size == Int64(large.count))
+        #expect(store.leasedBlobCount == 0)
+        try await put(store, "k", pattern(50, seed: 3))
+        // Deleted in the background: waits up to 10 s (the suite runs in parallel on few cores).
+        for _ in 0..<1000 where harness.fileCounts().blobs != 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(harness.fileCounts().blobs == 0)
+        #expect(try Self.readAll(file, size: large.count + 1) == large)
+
+        // Several parts.
+        let id = try await store.createMultipartUpload(bucket: "b", key: "m", attributes: .init(), checksumAlgorithm: nil)
+        let first = try await store.uploadPart(bucket: "b", key: "m", uploadID: id, partNumber: 1, body: TestBody.of(pattern(100, seed: 4)))
+        let second = try await store.uploadPart(bucket: "b", key: "m", uploadID: id, partNumber: 2, body: TestBody.of(pattern(50, seed: 5)))
+        _ = try await store.completeMultipartUpload(
+            bucket: "b", key: "m", uploadID: id, parts: [.init(number: 1, etag: first.etag), .init(number: 2, etag: second.etag)],
+            precondition: .none)
+        #expect(Self.handedOver(store, "m") == nil)
+
+        // As large as an upload written around the page cache.
+        let huge = [UInt8](repeating: 7, count: 16 << 20)
+        _ = try await store.putObject(
+            bucket: "b", key: "huge", attributes: ObjectAttributes(), precondition: .none, origin: .client,
+            body: TestBody.of(huge, chunkSize: 1 << 20))
+        #expect(Self.handedOver(store, "huge") == nil)
+        try await put(store, "huge", pattern(1, seed: 6))
+
+        // A blob cut short.
+        try await put(store, "cut", large)
+        for _ in 0..<1000 where harness.fileCounts().blobs != 3 { try await Task.sleep(for: .milliseconds(10)) }
+        let blobs = try #require(harness.objectsDirectory).appendingPathComponent("blobs")
+        let cut = try #require(FileManager.default.subpaths(atPath: blobs.path)?
+            .map { blobs.appendingPathComponent($0) }
+            .first { url in (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) == large.count })
+        #expect(truncate(cut.path, off_t(large.count - 1)) == 0)
+        #expect(Self.handedOver(store, "cut") == nil)
+        #expect(await storageErrorCode { _ = try await contents(store, "cut") } == .internalError)
+    }
+
+    /// What `objectNow` hands over for `key`: "inline", "file" (closed here), or nil.
+    static func handedOver(_ store: DiskObjectStore, _ key: String, openingFiles: Bool = true) -> String? {
+        switch store.objectNow(bucket: "b", key: key, openingFiles: openingFiles)?.bytes {
+        case nil: return nil
+        case .inline: return "inline"
+        case .file(let file, _):
+            try? file.close()
+            return "file"
+        }
+    }
+
+    /// Up to `limit` bytes of an open file, from its start.
+    static func readAll(_ file: NIOFileHandle, size limit: Int) throws -> [UInt8] {
+        try file.withUnsafeFileDescriptor { descriptor in
+            var out = [UInt8](repeating: 0, count: limit)
+            var done = 0
+            while done < limit {
+                let read = out.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, limit - done, off_t(done)) }
+                if read <= 0 { break }
+                done += read
+            }
+            return Array(out[..<done])
+        }
+    }
+
     /// A path for a database file in a directory of its own, and what removes that directory.
     static func scratchDatabase() throws -> (path: String, cleanUp: () -> Void) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-sqlite-\(UUID().uuidString)")
