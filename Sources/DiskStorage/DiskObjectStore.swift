@@ -183,15 +183,6 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads, Immediate
         return try await open(record, bucket: bucket, key: key, retirements: retirements)
     }
 
-    /// The object's bytes when its record keeps them and the index reads on the calling thread
-    /// (``ImmediateObjectReads``). Such bytes need no file, so no lease.
-    public func inlineObjectNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)? {
-        guard let record = try? immediateIndex?.objectNow(bucket: bucket, key: key),
-              let bytes = record.inlineData
-        else { return nil }
-        return (record.info, bytes)
-    }
-
     /// The object's bytes from its record, or, with `openingFiles`, from its one blob, opened
     /// here (``ImmediateObjectReads``). Blobs of at least ``BlobFileWriter/directThreshold``
     /// bytes are left to the regular path: they were written around the page cache, and
@@ -203,28 +194,34 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads, Immediate
     /// length is not the object's: the regular path then reads again, and reports the damage.
     public func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)? {
         guard let record = try? immediateIndex?.objectNow(bucket: bucket, key: key) else { return nil }
-        if let bytes = record.inlineData { return (record.info, .inline(bytes)) }
+        return bytesNow(of: record, openingFiles: openingFiles).map { (record.info, $0) }
+    }
+
+    /// ``objectNow(bucket:key:openingFiles:)`` of `key` and `other`'s info, in one index read
+    /// (``ImmediateObjectReads``).
+    public func objectNow(bucket: String, key: String, withInfoOf other: String, openingFiles: Bool)
+        -> (object: (info: ObjectInfo, bytes: ImmediateBytes)?, other: ObjectInfo?)?
+    {
+        guard let (record, otherRecord) = try? immediateIndex?.objectsNow(bucket: bucket, key, other) else { return nil }
+        let object = record.flatMap { record in bytesNow(of: record, openingFiles: openingFiles).map { (record.info, $0) } }
+        return (object, otherRecord?.info)
+    }
+
+    /// A record's bytes: kept in it, or its one blob opened (see ``objectNow(bucket:key:openingFiles:)``).
+    private func bytesNow(of record: ObjectRecord, openingFiles: Bool) -> ImmediateBytes? {
+        if let bytes = record.inlineData { return .inline(bytes) }
         let size = record.info.size
         guard openingFiles, record.blobs.count == 1, record.info.parts.count == 1, size > 0,
               size < BlobFileWriter.directThreshold,
               let file = files.openNow(record.blobs[0], size: size)
         else { return nil }
-        return (record.info, .file(file, size: size))
+        return .file(file, size: size)
     }
 
     /// `body` with its reads through the index in one snapshot (``ImmediateObjectReads``).
     public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
         guard let immediateIndex else { return try body() }
         return try immediateIndex.inOneSnapshot(body)
-    }
-
-    /// Both records in one read (``ImmediateObjectReads``).
-    public func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)? {
-        guard let (record, otherRecord) = try? immediateIndex?.objectsNow(bucket: bucket, key, other) else {
-            return nil
-        }
-        let object = record.flatMap { record in record.inlineData.map { (record.info, $0) } }
-        return (object, otherRecord?.info)
     }
 
     /// Opens `key` and reads `other`'s record in one index lookup (a cached variant and its

@@ -78,10 +78,11 @@ extension S3Gateway: ImmediateResponder {
                     default: nil
                     }
                 }), call.line.parameter("partNumber") == nil else { return nil }
-                if let variants, variants.isVariant(call.key) {
-                    return variants.storedNow(bucket: call.bucket, key: call.key).map { (call, $0.info, .inline($0.bytes)) }
-                }
                 let openingFiles = sendingFiles && head.method == .GET
+                if let variants, variants.isVariant(call.key) {
+                    return variants.storedNow(bucket: call.bucket, key: call.key, openingFiles: openingFiles)
+                        .map { (call, $0.info, $0.bytes) }
+                }
                 return immediate.objects.objectNow(bucket: call.bucket, key: call.key, openingFiles: openingFiles)
                     .map { (call, $0.info, $0.bytes) }
             }

@@ -34,38 +34,32 @@ public protocol ImmediateObjectCommits: Sendable {
         done: @escaping @Sendable (Result<[BlobID], any Error>) -> Void)
 }
 
-/// A store that can hand over a small object whose bytes its index keeps, on the calling
-/// thread and without suspending: the HTTP server answers such GETs on the connection's event
-/// loop (``ObjectStore/openObject(bucket:key:)`` is the general way to read).
+/// A store that can hand over an object whose bytes its index keeps, or the one file that holds
+/// them, on the calling thread and without suspending: the HTTP server answers such GETs on the
+/// connection's event loop (``ObjectStore/openObject(bucket:key:)`` is the general way to read).
 public protocol ImmediateObjectReads: Sendable {
-    /// The object's info and all its bytes, when its record holds them. Nil when it does not,
-    /// when there is no such object, or when the read fails: the caller then takes the regular
-    /// path, which reports those cases.
-    func inlineObjectNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)?
-    /// `key`'s info and bytes (nil when missing or not kept in its record) and `other`'s info,
-    /// read together. Nil when the read fails or cannot be made at once.
-    func inlineObjectNow(bucket: String, key: String, withInfoOf other: String) -> (object: (info: ObjectInfo, bytes: ByteBuffer)?, other: ObjectInfo?)?
     /// Runs `body`, which must not block, with the reads it makes through this store's index on
     /// the calling thread in one snapshot where the index offers that
     /// (``ImmediateObjectIndex/inOneSnapshot(_:)``).
     func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T
     /// The object's info and all its bytes: kept in its record, or, with `openingFiles`, in one
     /// file of the store that is opened here and handed over, to be sent as it is (`sendfile`).
-    /// Nil in the cases of ``inlineObjectNow(bucket:key:)``, and for objects whose file is not
-    /// worth opening on the calling thread (one the store expects not to be in the page cache).
+    /// Nil when neither, when there is no such object, when the read fails, and for objects
+    /// whose file is not worth opening on the calling thread (one the store expects not to be
+    /// in the page cache): the caller then takes the regular path, which reports those cases.
     /// - Important: the caller closes a file it is given.
     func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)?
+    /// ``objectNow(bucket:key:openingFiles:)`` of `key` (nil when that is nil), and `other`'s
+    /// info, read together. Nil when the read fails or cannot be made at once.
+    /// - Important: the caller closes a file it is given.
+    func objectNow(bucket: String, key: String, withInfoOf other: String, openingFiles: Bool)
+        -> (object: (info: ObjectInfo, bytes: ImmediateBytes)?, other: ObjectInfo?)?
 }
 
 extension ImmediateObjectReads {
     /// Runs `body`: each read takes its own snapshot.
     public func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T {
         try body()
-    }
-
-    /// Objects kept in their records only.
-    public func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)? {
-        inlineObjectNow(bucket: bucket, key: key).map { ($0.info, .inline($0.bytes)) }
     }
 }
 

@@ -91,15 +91,22 @@ public final class VariantService: Sendable {
     /// What ``open(bucket:key:watermark:)`` would serve as it is, read on the calling thread
     /// without suspending (``ImmediateObjectReads``): a stored variant of the current
     /// `original.jpg`, or a client's own object at a variant key, when its record keeps its
-    /// bytes. Nil in every other case (not a variant key, another source format, a variant to
-    /// derive, a store that cannot read at once): ``open(bucket:key:watermark:)`` decides those.
-    public func storedNow(bucket: String, key: String) -> (info: ObjectInfo, bytes: ByteBuffer)? {
+    /// bytes or, with `openingFiles`, when the store hands over its file. Nil in every other case
+    /// (not a variant key, another source format, a variant to derive, a store that cannot read
+    /// at once): ``open(bucket:key:watermark:)`` decides those.
+    /// - Important: the caller closes a file it is given.
+    public func storedNow(bucket: String, key: String, openingFiles: Bool = false) -> (info: ObjectInfo, bytes: ImmediateBytes)? {
         guard let address = VariantAddress.parse(key, presets: presets),
-              let (stored, jpeg) = immediateReads?.inlineObjectNow(bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg"),
+              let (stored, jpeg) = immediateReads?.objectNow(
+                bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg", openingFiles: openingFiles),
               let stored
         else { return nil }
         if stored.info.origin == .client { return stored }
-        guard let jpeg, stored.info.origin == .derived(sourceETag: jpeg.etag) else { return nil }
+        guard let jpeg, stored.info.origin == .derived(sourceETag: jpeg.etag) else {
+            // Made from an earlier source: the regular path derives it again.
+            if case .file(let file, _) = stored.bytes { try? file.close() }
+            return nil
+        }
         events.cacheHit()
         return stored
     }

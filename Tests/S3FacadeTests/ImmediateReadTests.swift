@@ -266,8 +266,10 @@ struct ImmediateReadTests {
         }
     }
 
-    @Test func storedVariantsAreAnsweredWhileCurrent() async throws {
-        let stack = try await Stack(variants: true)
+    /// Kept in the index, or (`inFiles`) in blob files sent from the pipeline.
+    @Test(arguments: [false, true])
+    func storedVariantsAreAnsweredWhileCurrent(inFiles: Bool) async throws {
+        let stack = try await Stack(inlineLimit: inFiles ? 0 : DiskObjectStore.defaultInlineLimit, variants: true)
         defer { stack.remove() }
         let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/corpus")
@@ -280,11 +282,19 @@ struct ImmediateReadTests {
             #expect(try await s3.send(.put, "/photos/trip/original.jpg", headers: jpeg, body: first).status == .ok)
             let thumb = "/photos/trip/thumb-400.jpg"
             // Not derived yet: the regular path derives it.
-            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true)) == nil)
+            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true), sendingFiles: inFiles) == nil)
             #expect(try await s3.send(.get, thumb).status == .ok)
 
             let head = Self.head(s3, .get, thumb, presigned: true)
-            let answer = try #require(stack.gateway.immediateAnswer(to: head))
+            let answer = try #require(stack.gateway.immediateAnswer(to: head, sendingFiles: inFiles))
+            if inFiles {
+                let made = nioHead(head).flatMap { stack.gateway.immediateAnswer(to: $0, sendingFiles: true) }
+                guard case .file(let file, _)? = made?.body else {
+                    Issue.record("a stored variant in a blob file is answered with that file")
+                    return
+                }
+                try file.close()
+            }
             let regular = try await client.execute(uri: head.path!, method: .get, headers: head.headerFields)
             #expect(regular.status == .ok)
             #expect(Self.comparable(answer.head.headerFields) == Self.comparable(regular.headers))
@@ -301,12 +311,12 @@ struct ImmediateReadTests {
                     UploadDigest(md5Hex: "00112233445566778899aabbccddeeff", checksum: nil)
                 }))
             #expect(try await stack.store.headObject(bucket: "photos", key: "trip/thumb-400.jpg") != nil)
-            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true)) == nil)
+            #expect(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true), sendingFiles: inFiles) == nil)
             let again = try await s3.send(.get, thumb)
             #expect(again.status == .ok)
             #expect(Array(again.body.readableBytesView) != Array(regular.body.readableBytesView))
             // Derived again from the new source, it is answered here again.
-            let renewed = try #require(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true)))
+            let renewed = try #require(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true), sendingFiles: inFiles))
             #expect(renewed.body.map { Array($0.readableBytesView) } == Array(again.body.readableBytesView))
         }
         try await stack.workers?.shutdown()
