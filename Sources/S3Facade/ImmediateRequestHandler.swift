@@ -33,8 +33,9 @@ import NIOHTTP1
 /// so the idle timeout is kept here, for every request, as that handler keeps it: the
 /// connection closes once nothing was read or answered for `idleTimeout`, unless an answer is
 /// still being made for a request read whole, or an answer's file is still being sent. Once the
-/// server asks connections to quiesce,
-/// every request passes on, so that the state handler closes the connection after its answer.
+/// server asks connections to quiesce, every request passes on, so that the state handler closes
+/// the connection after its answer; inbound events (that one among them) reach the state handler
+/// only once the files being sent are sent.
 final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -64,6 +65,10 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private let sendsFiles: Bool
     /// Answers here whose file is still being sent.
     private var sendingFiles = 0
+    /// Inbound events that arrived while a file was being sent: they go on once the last file
+    /// is sent, so that Hummingbird's state handler, which closes the connection on some of
+    /// them (asked to quiesce, input closed), does not cut a file short.
+    private var eventsAfterFiles: [Any] = []
     /// Requests passed on whose answers have not been fully written.
     private var passedOn = 0
     /// A request kept until its end shows whether it can be answered here.
@@ -144,6 +149,8 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         // An input closed after a PUT must not reach Hummingbird before that PUT's answer.
         if writing != nil {
             arrived.append(.event(event))
+        } else if sendingFiles > 0 {
+            eventsAfterFiles.append(event)
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -161,6 +168,7 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     func handlerRemoved(context: ChannelHandlerContext) {
         inPipeline = false
         arrived.removeAll()
+        eventsAfterFiles.removeAll()
         idleCheck?.cancel()
         idleCheck = nil
     }
@@ -312,10 +320,24 @@ final class ImmediateRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             sent.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { _ in
                 try? file.close()
                 self.sendingFiles -= 1
-                if self.inPipeline { self.touch(context: context) }
+                guard self.inPipeline else { return }
+                self.touch(context: context)
+                if self.sendingFiles == 0 { self.releaseEventsAfterFiles(context: context) }
             }
         }
         touch(context: context)
+    }
+
+    /// The events held while files were being sent go on, or, while a write awaits its commit,
+    /// wait before what arrived since it started (they arrived earlier).
+    private func releaseEventsAfterFiles(context: ChannelHandlerContext) {
+        let events = eventsAfterFiles
+        eventsAfterFiles.removeAll()
+        if writing != nil {
+            for event in events.reversed() { arrived.prepend(.event(event)) }
+        } else {
+            for event in events { context.fireUserInboundEventTriggered(event) }
+        }
     }
 
     /// The `Date` header, formatted once a second.

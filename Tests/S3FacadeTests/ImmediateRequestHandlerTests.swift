@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -194,5 +195,117 @@ struct ImmediateRequestHandlerTests {
         try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_0, method: .GET, uri: "/fast")))
         try channel.writeInbound(HTTPServerRequestPart.end(nil))
         #expect(try Self.passedOn(channel) == ["GET /fast", "end"])
+    }
+
+    /// Answers GETs of `/file` with a file (a new handle on `path` each time, kept in `opened`)
+    /// when the connection may send files; everything else goes on.
+    final class FileAnswers: ImmediateResponder, @unchecked Sendable {
+        let path: String
+        let size: Int64
+        var opened: [NIOFileHandle] = []
+
+        init(path: String, size: Int64) {
+            self.path = path
+            self.size = size
+        }
+
+        func immediateAnswer(to head: HTTPRequestHead, sendingFiles: Bool) -> ImmediateAnswer? {
+            guard head.uri == "/file", sendingFiles, let file = try? NIOFileHandle(_deprecatedPath: path) else { return nil }
+            opened.append(file)
+            return ImmediateAnswer(
+                head: HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": String(size)]),
+                body: .file(file, size: size))
+        }
+
+        var immediateWriteLimit: Int { 0 }
+
+        func immediateWrite(
+            _ head: HTTPRequestHead, body: ByteBuffer, quiet: Bool, answer: @escaping @Sendable (ImmediateAnswer?) -> Void
+        ) -> Bool { false }
+    }
+
+    /// Holds every write (a socket that takes nothing) until released.
+    final class WriteGate: ChannelOutboundHandler {
+        typealias OutboundIn = HTTPServerResponsePart
+        var held: [(NIOAny, EventLoopPromise<Void>?)] = []
+        /// Every part written, held or released.
+        var parts: [HTTPServerResponsePart] = []
+        private var context: ChannelHandlerContext?
+
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            held.append((data, promise))
+            parts.append(unwrapOutboundIn(data))
+        }
+
+        func flush(context: ChannelHandlerContext) {}
+
+        func release() {
+            guard let context else { return }
+            let writes = held
+            held = []
+            for (data, promise) in writes { context.write(data, promise: promise) }
+            context.flush()
+        }
+    }
+
+    /// Records the inbound events that reach it.
+    final class EventLog: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        var events: [String] = []
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            events.append("\(type(of: event))")
+        }
+    }
+
+    /// A file answer: its head, the file as a region and its end go out; the file is closed
+    /// once its end is written. Until then the idle timeout does not close the connection, and
+    /// inbound events (asked to quiesce, on which Hummingbird's state handler closes an idle
+    /// connection) wait, so that the file is not cut short. Without `sendsFiles` the responder
+    /// is asked for no file, and the request goes on.
+    @Test func aFileBeingSentKeepsTheConnection() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-file-\(UUID().uuidString)").path
+        try Array("a file body".utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for sendsFiles in [true, false] {
+            let responder = FileAnswers(path: path, size: 11)
+            let gate = WriteGate()
+            let log = EventLog()
+            let channel = EmbeddedChannel()
+            defer { _ = try? channel.finish() }
+            try channel.pipeline.syncOperations.addHandler(gate)
+            try channel.pipeline.syncOperations.addHandler(
+                ImmediateRequestHandler(responder: responder, load: LoopLoad(), idleTimeout: .seconds(10), sendsFiles: sendsFiles))
+            try channel.pipeline.syncOperations.addHandler(log)
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            try Self.get("/file", channel)
+            guard sendsFiles else {
+                #expect(responder.opened.isEmpty)
+                #expect(gate.held.isEmpty)
+                #expect(try Self.passedOn(channel) == ["GET /file", "end"])
+                continue
+            }
+            #expect(try Self.passedOn(channel).isEmpty)
+            #expect(gate.held.count == 3)
+            guard gate.parts.count == 3, case .body(.fileRegion(let region)) = gate.parts[1] else {
+                Issue.record("the body is a file region")
+                return
+            }
+            #expect(region.readableBytes == 11)
+            channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+            #expect(channel.isActive)
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            #expect(log.events.isEmpty)
+            #expect(responder.opened.first?.isOpen == true)
+
+            gate.release()
+            #expect(responder.opened.first?.isOpen == false)
+            #expect(log.events == ["ChannelShouldQuiesceEvent"])
+            channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+            #expect(channel.isActive)
+            channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+            #expect(!channel.isActive)
+        }
     }
 }
