@@ -79,7 +79,13 @@ public actor PostgresTestServer {
     /// Runs a tool to its end. posix_spawn and waitpid, not Foundation's `Process`: `pg_ctl
     /// start` leaves a server running that inherits the descriptor `Process` watches for the
     /// child's exit, and `waitUntilExit()` would never return.
-    static func run(_ tool: String, _ arguments: [String], asPostgres: Bool = false) throws {
+    ///
+    /// The tool gets no descriptor of this process but its standard ones. NIO does not mark the
+    /// sockets it accepts close-on-exec, so a server started here used to inherit the sockets of
+    /// every connection the tests had open at that moment, and kept them until the end of the
+    /// run: a connection a live server closed then stayed open for its client, with no FIN sent
+    /// (the idle-timeout test saw closes minutes late, and none at all in clean-clone CI runs).
+    public static func run(_ tool: String, _ arguments: [String], asPostgres: Bool = false) throws {
         let argv = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--", tool] + arguments
             : [tool.hasPrefix("/") ? tool : "/usr/bin/\(tool)"] + arguments
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("mediagate-pg-out-\(UUID().uuidString)").path
@@ -90,6 +96,9 @@ public actor PostgresTestServer {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        guard let closeFrom = Self.addCloseFrom, closeFrom(&actions, 3) == 0 else {
+            throw PostgresHarnessError(description: "posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later)")
+        }
         let cArguments = argv.map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
         var pid = pid_t()
@@ -103,6 +112,13 @@ public actor PostgresTestServer {
             throw PostgresHarnessError(description: "\(argv.joined(separator: " ")) failed (status \(status)): \(text)")
         }
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np`, looked up at run time: Glibc's Swift
+    /// module leaves it out (it is declared only under `_GNU_SOURCE`).
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
