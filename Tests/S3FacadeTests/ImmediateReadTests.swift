@@ -50,6 +50,26 @@ struct ImmediateReadTests {
 
         func remove() { try? FileManager.default.removeItem(at: directory) }
 
+        /// Runs `body` with a client of a live server of this stack's gateway, on an event loop
+        /// of its own, with the answers made in its pipeline counted (``CountingResponder``);
+        /// the loop is shut down afterwards, also when `body` throws.
+        func live(
+            _ configuration: HTTP1Channel.Configuration = .init(), sendsFiles: Bool = false,
+            _ body: @Sendable (any TestClientProtocol, CountingResponder) async throws -> Void
+        ) async throws {
+            let counting = CountingResponder(base: gateway)
+            let server = HTTPServerBuilder.http1(configuration: configuration, quietBelow: 2, immediate: counting, sendsFiles: sendsFiles)
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let app = Application(responder: gateway, server: server, eventLoopGroupProvider: .shared(group))
+            do {
+                try await app.test(.live) { client in try await body(client, counting) }
+            } catch {
+                try? await group.shutdownGracefully()
+                throw error
+            }
+            try await group.shutdownGracefully()
+        }
+
         /// Runs `script` on the stack's database in a `python3` process, in one transaction.
         func runInAnotherProcess(_ script: String) throws {
             let process = Process()
@@ -327,13 +347,8 @@ struct ImmediateReadTests {
     @Test func liveServerAnswersInRequestOrder() async throws {
         let stack = try await Stack()
         defer { stack.remove() }
-        let gateway = stack.gateway
-        let counting = CountingResponder(base: gateway)
-        let counter = counting.reads
-        let server = HTTPServerBuilder.http1(configuration: .init(), quietBelow: 2, immediate: counting)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let app = Application(responder: gateway, server: server, eventLoopGroupProvider: .shared(group))
-        try await app.test(.live) { client in
+        try await stack.live { client, counting in
+            let counter = counting.reads
             let s3 = SignedClient(client: client)
             #expect(try await s3.send(.put, "/photos").status == .ok)
             #expect(try await s3.send(.put, "/photos/a", body: Array("first object".utf8)).status == .ok)
@@ -362,7 +377,6 @@ struct ImmediateReadTests {
             // Hummingbird answered it too: answered here, it would have overtaken the 206.
             #expect(counter.value == 1)
         }
-        try await group.shutdownGracefully()
     }
 
     /// The live server sends an object kept in a file from the pipeline with `sendfile` when it
@@ -374,12 +388,7 @@ struct ImmediateReadTests {
     func liveServerSendsObjectFiles(sendsFiles: Bool) async throws {
         let stack = try await Stack()
         defer { stack.remove() }
-        let counting = CountingResponder(base: stack.gateway)
-        let server = HTTPServerBuilder.http1(
-            configuration: .init(idleTimeout: .seconds(2)), quietBelow: 2, immediate: counting, sendsFiles: sendsFiles)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let app = Application(responder: stack.gateway, server: server, eventLoopGroupProvider: .shared(group))
-        try await app.test(.live) { client in
+        try await stack.live(.init(idleTimeout: .seconds(2)), sendsFiles: sendsFiles) { client, counting in
             let s3 = SignedClient(client: client)
             // The test client's connection serves this one request: the server closes it once
             // idle for 2 s, and in the parallel suite this task can wait longer than that.
@@ -419,7 +428,6 @@ struct ImmediateReadTests {
             #expect(allSent)
             #expect(counting.reads.value == reads + (sendsFiles ? 2 : 0))
         }
-        try await group.shutdownGracefully()
     }
 
     /// Writes `bytes` at `key` in the bucket `photos` of the stack's store, past the server.
@@ -482,15 +490,10 @@ struct ImmediateReadTests {
     @Test func liveServerKeepsTheIdleTimeoutForAnswersMadeHere() async throws {
         let stack = try await Stack()
         defer { stack.remove() }
-        let counting = CountingResponder(base: stack.gateway)
-        let server = HTTPServerBuilder.http1(
-            configuration: .init(idleTimeout: .seconds(10)), quietBelow: 2, immediate: counting)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // The client's loop is its own too: another test's work on a shared loop can hold it for
         // long enough that the client's own close (a due timer) runs before the server's close is read.
         let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let app = Application(responder: stack.gateway, server: server, eventLoopGroupProvider: .shared(group))
-        try await app.test(.live) { client in
+        try await stack.live(.init(idleTimeout: .seconds(10))) { client, counting in
             let s3 = SignedClient(client: client)
             #expect(try await s3.send(.put, "/photos").status == .ok)
             #expect(try await s3.send(.put, "/photos/a", body: Array("first object".utf8)).status == .ok)
@@ -519,7 +522,6 @@ struct ImmediateReadTests {
             #expect(idle >= .milliseconds(9_500) && idle <= .seconds(20), "closed \(idle) after the last answer")
         }
         try await clientGroup.shutdownGracefully()
-        try await group.shutdownGracefully()
     }
 
     /// A client on one connection, run entirely on its event loop: sends `request`, waits for

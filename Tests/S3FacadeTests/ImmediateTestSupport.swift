@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -31,20 +29,11 @@ extension ImmediateAnswer {
         switch body {
         case nil: return nil
         case .inline(let bytes): return bytes
-        case .file(let file, let size):
+        case .file(let file, _):
             defer { try? file.close() }
+            // The handle was just opened: its offset is the file's start.
             return try? file.withUnsafeFileDescriptor { descriptor in
-                let count = Int(size)
-                var buffer = ByteBufferAllocator().buffer(capacity: count)
-                var done = 0
-                while done < count {
-                    let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { raw in
-                        max(0, pread(descriptor, raw.baseAddress, count - done, off_t(done)))
-                    }
-                    if read == 0 { break }
-                    done += read
-                }
-                return buffer
+                ByteBuffer(bytes: FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).readDataToEndOfFile())
             }
         }
     }

@@ -245,13 +245,7 @@ struct ImmediateWriteTests {
         let registry = ContinueRegistry()
         let stack = try await Stack(continueRegistry: registry)
         defer { stack.remove() }
-        let counting = ImmediateReadTests.CountingResponder(base: stack.gateway)
-        let server = HTTPServerBuilder.http1(
-            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(registry: registry)]),
-            quietBelow: 2, immediate: counting)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let app = Application(responder: stack.gateway, server: server, eventLoopGroupProvider: .shared(group))
-        try await app.test(.live) { client in
+        try await stack.live(.init(additionalChannelHandlers: [ExpectContinueHandler(registry: registry)])) { client, counting in
             let s3 = SignedClient(client: client)
             #expect(try await s3.send(.put, "/photos").status == .ok)
             let port = try #require(client.port)
@@ -272,7 +266,6 @@ struct ImmediateWriteTests {
             #expect(try await s3.send(.get, "/photos/expecting").text == "abcd")
             #expect(try await s3.send(.get, "/photos/pieces").text == "xyzuvw")
         }
-        try await group.shutdownGracefully()
     }
 
     /// Files in the folders under `folder`.
@@ -286,11 +279,7 @@ struct ImmediateWriteTests {
     @Test func liveServerAnswersWritesInRequestOrder() async throws {
         let stack = try await Stack()
         defer { stack.remove() }
-        let counting = ImmediateReadTests.CountingResponder(base: stack.gateway)
-        let server = HTTPServerBuilder.http1(configuration: .init(), quietBelow: 2, immediate: counting)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let app = Application(responder: stack.gateway, server: server, eventLoopGroupProvider: .shared(group))
-        try await app.test(.live) { client in
+        try await stack.live { client, counting in
             let s3 = SignedClient(client: client)
             #expect(try await s3.send(.put, "/photos").status == .ok)
             // One request at a time: the PUT is committed here, the GET answered here.
@@ -328,6 +317,5 @@ struct ImmediateWriteTests {
             let last = try await client.execute(uri: s3.presigned(.get, "/photos/a", expires: 300), method: .get)
             #expect(String(buffer: last.body) == "third")
         }
-        try await group.shutdownGracefully()
     }
 }
