@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CFileShim
 import Glibc
 #endif
 import NIOCore
@@ -189,13 +190,16 @@ struct BlobFiles: Sendable {
         return buffer
     }
 
-    /// Opens a blob on the calling thread, if it is there and `size` bytes long (a blob
-    /// truncated by damage is for the regular read to report).
+    /// Opens a blob on the calling thread, if it is there, `size` bytes long (a blob truncated
+    /// by damage is for the regular read to report) and all in the page cache: the caller
+    /// sends it from an event loop, where reading a page from the disk would stall every
+    /// connection of that loop; the regular read of a blob that is not (a cold one, or one
+    /// the kernel evicted) brings it back.
     func openNow(_ id: BlobID, size: Int64) -> NIOFileHandle? {
         let descriptor = open(path(of: id).string, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         var status = stat()
-        guard fstat(descriptor, &status) == 0, Int64(status.st_size) == size else {
+        guard fstat(descriptor, &status) == 0, Int64(status.st_size) == size, mg_file_cached(descriptor, size) == 1 else {
             close(descriptor)
             return nil
         }

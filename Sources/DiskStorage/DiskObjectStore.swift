@@ -183,39 +183,42 @@ public final class DiskObjectStore: ObjectStore, ImmediateObjectReads, Immediate
         return try await open(record, bucket: bucket, key: key, retirements: retirements)
     }
 
-    /// The object's bytes from its record, or, with `openingFiles`, from its one blob, opened
-    /// here (``ImmediateObjectReads``). Blobs of at least ``BlobFileWriter/directThreshold``
-    /// bytes are left to the regular path: they were written around the page cache, and
-    /// sending one from the caller's thread (an event loop) would wait for the disk.
+    /// The object's info, with its bytes from its record, or, for
+    /// ``ImmediateBytesWanted/keptOrFile``, from its one blob, opened here
+    /// (``ImmediateObjectReads``). Blobs not all in the page cache are left to the regular path:
+    /// sending one from the caller's thread (an event loop) would wait for the disk. So are
+    /// blobs of at least ``BlobFileWriter/directThreshold`` bytes, written around the page
+    /// cache.
     ///
     /// No lease is taken: a blob is never written again once it is in place, and a blob
     /// deleted after this read leaves the open descriptor reading it. A blob deleted before it
     /// was opened (its version replaced meanwhile) makes this nil, and so does a blob whose
     /// length is not the object's: the regular path then reads again, and reports the damage.
-    public func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)? {
+    public func objectNow(bucket: String, key: String, bytes wanted: ImmediateBytesWanted) -> (info: ObjectInfo, bytes: ImmediateBytes?)? {
         guard let record = try? immediateIndex?.objectNow(bucket: bucket, key: key) else { return nil }
-        return bytesNow(of: record, openingFiles: openingFiles).map { (record.info, $0) }
+        return handOver(record, wanted)
     }
 
-    /// ``objectNow(bucket:key:openingFiles:)`` of `key` and `other`'s info, in one index read
+    /// ``objectNow(bucket:key:bytes:)`` of `key` and `other`'s info, in one index read
     /// (``ImmediateObjectReads``).
-    public func objectNow(bucket: String, key: String, withInfoOf other: String, openingFiles: Bool)
-        -> (object: (info: ObjectInfo, bytes: ImmediateBytes)?, other: ObjectInfo?)?
+    public func objectNow(bucket: String, key: String, withInfoOf other: String, bytes wanted: ImmediateBytesWanted)
+        -> (object: (info: ObjectInfo, bytes: ImmediateBytes?)?, other: ObjectInfo?)?
     {
         guard let (record, otherRecord) = try? immediateIndex?.objectsNow(bucket: bucket, key, other) else { return nil }
-        let object = record.flatMap { record in bytesNow(of: record, openingFiles: openingFiles).map { (record.info, $0) } }
-        return (object, otherRecord?.info)
+        return (record.flatMap { handOver($0, wanted) }, otherRecord?.info)
     }
 
-    /// A record's bytes: kept in it, or its one blob opened (see ``objectNow(bucket:key:openingFiles:)``).
-    private func bytesNow(of record: ObjectRecord, openingFiles: Bool) -> ImmediateBytes? {
-        if let bytes = record.inlineData { return .inline(bytes) }
+    /// A record's info and the bytes `wanted`: none, kept in it, or its one blob opened (see
+    /// ``objectNow(bucket:key:bytes:)``); nil when the record does not qualify.
+    private func handOver(_ record: ObjectRecord, _ wanted: ImmediateBytesWanted) -> (info: ObjectInfo, bytes: ImmediateBytes?)? {
+        if wanted == .none { return (record.info, nil) }
+        if let bytes = record.inlineData { return (record.info, .inline(bytes)) }
         let size = record.info.size
-        guard openingFiles, record.blobs.count == 1, record.info.parts.count == 1, size > 0,
+        guard wanted == .keptOrFile, record.blobs.count == 1, record.info.parts.count == 1, size > 0,
               size < BlobFileWriter.directThreshold,
               let file = files.openNow(record.blobs[0], size: size)
         else { return nil }
-        return .file(file, size: size)
+        return (record.info, .file(file, size: size))
     }
 
     /// `body` with its reads through the index in one snapshot (``ImmediateObjectReads``).

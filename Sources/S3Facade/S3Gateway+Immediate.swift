@@ -45,15 +45,15 @@ public protocol ImmediateResponder: Sendable {
 }
 
 extension S3Gateway: ImmediateResponder {
-    /// Answers a GET or HEAD of a whole small object whose bytes the index keeps, or, with
-    /// `sendingFiles`, a GET of an object the store keeps in one file it expects in the page
-    /// cache (the answer then holds that file open), on the calling thread and without
+    /// Answers a HEAD of an object, a GET of a whole small object whose bytes the index keeps,
+    /// or, with `sendingFiles`, a GET of an object the store keeps in one file that is in the
+    /// page cache (the answer then holds that file open), on the calling thread and without
     /// suspending (the connection's event loop, ``ImmediateRequestHandler``): the checks,
     /// headers and metrics of ``respond(to:context:)``, for the requests where every input is
     /// at hand at once.
     ///
-    /// Nil means the request takes the regular path: anything but a plain read of an object kept
-    /// in the index or, with `sendingFiles`, in one file (ranges, conditions, checksums, part
+    /// Nil means the request takes the regular path: anything but a plain HEAD, or a plain GET
+    /// of an object kept in the index or, with `sendingFiles`, in one file (ranges, conditions, checksums, part
     /// numbers, variants not stored for the current `original.jpg`, keys that need a consent,
     /// control routes), a lookup that is not at hand (a tenant key or the tenant list not
     /// cached, another store), a request in another version than HTTP/1.1, and every failure.
@@ -72,19 +72,19 @@ extension S3Gateway: ImmediateResponder {
             headers: head.headers.map { ($0.name, $0.value) }, copySource: nil)
         do {
             // The key's tenant, the tenants and the object: one snapshot of the index.
-            let looked = try immediate.objects.inOneSnapshot { () throws -> (ImmediateCall, ObjectInfo, ImmediateBytes)? in
+            let looked = try immediate.objects.inOneSnapshot { () throws -> (ImmediateCall, ObjectInfo, ImmediateBytes?)? in
                 guard let call = try immediateCall(request, immediate, { operation in
                     switch operation {
                     case .getObject(let bucket, let key), .headObject(let bucket, let key): (bucket, key, .readObject)
                     default: nil
                     }
                 }), call.line.parameter("partNumber") == nil else { return nil }
-                let openingFiles = sendingFiles && head.method == .GET
+                let wanted: ImmediateBytesWanted = head.method == .HEAD ? .none : sendingFiles ? .keptOrFile : .kept
                 if let variants, variants.isVariant(call.key) {
-                    return variants.storedNow(bucket: call.bucket, key: call.key, openingFiles: openingFiles)
+                    return variants.storedNow(bucket: call.bucket, key: call.key, bytes: wanted)
                         .map { (call, $0.info, $0.bytes) }
                 }
-                return immediate.objects.objectNow(bucket: call.bucket, key: call.key, openingFiles: openingFiles)
+                return immediate.objects.objectNow(bucket: call.bucket, key: call.key, bytes: wanted)
                     .map { (call, $0.info, $0.bytes) }
             }
             guard let (call, info, bytes) = looked else { return nil }
@@ -95,7 +95,7 @@ extension S3Gateway: ImmediateResponder {
             out.add(name: "Server", value: "mediagate")
             metrics.record(operation: call.operation.name, status: 200, duration: ContinuousClock.now - started)
             return ImmediateAnswer(
-                head: HTTPResponseHead(version: .http1_1, status: .ok, headers: out), body: head.method == .HEAD ? nil : bytes)
+                head: HTTPResponseHead(version: .http1_1, status: .ok, headers: out), body: bytes)
         } catch {
             return nil
         }

@@ -34,26 +34,40 @@ public protocol ImmediateObjectCommits: Sendable {
         done: @escaping @Sendable (Result<[BlobID], any Error>) -> Void)
 }
 
-/// A store that can hand over an object whose bytes its index keeps, or the one file that holds
-/// them, on the calling thread and without suspending: the HTTP server answers such GETs on the
-/// connection's event loop (``ObjectStore/openObject(bucket:key:)`` is the general way to read).
+/// What an immediate read hands over of an object besides its info.
+public enum ImmediateBytesWanted: Sendable {
+    /// Nothing (the caller answers a HEAD): every object qualifies, wherever its bytes are.
+    case none
+    /// The bytes the object's record keeps; an object kept elsewhere does not qualify.
+    case kept
+    /// The bytes the record keeps, or the one file of the store that holds them, opened, when
+    /// the store expects to send it without waiting for the disk.
+    case keptOrFile
+}
+
+/// A store that can hand over an object's info, with the bytes its index keeps or the one file
+/// that holds them, on the calling thread and without suspending: the HTTP server answers such
+/// GETs and HEADs on the connection's event loop (``ObjectStore/openObject(bucket:key:)`` is
+/// the general way to read).
 public protocol ImmediateObjectReads: Sendable {
     /// Runs `body`, which must not block, with the reads it makes through this store's index on
     /// the calling thread in one snapshot where the index offers that
     /// (``ImmediateObjectIndex/inOneSnapshot(_:)``).
     func inOneSnapshot<T>(_ body: () throws -> T) rethrows -> T
-    /// The object's info and all its bytes: kept in its record, or, with `openingFiles`, in one
-    /// file of the store that is opened here and handed over, to be sent as it is (`sendfile`).
-    /// Nil when neither, when there is no such object, when the read fails, and for objects
-    /// whose file is not worth opening on the calling thread (one the store expects not to be
-    /// in the page cache): the caller then takes the regular path, which reports those cases.
+    /// The object's info and the bytes `wanted`: nil bytes for ``ImmediateBytesWanted/none``,
+    /// otherwise all of them, kept in its record or, for ``ImmediateBytesWanted/keptOrFile``,
+    /// in one file of the store that is opened here and handed over, to be sent as it is
+    /// (`sendfile`). Nil when the object does not qualify, when there is no such object, when
+    /// the read fails, and for objects whose file is not worth opening on the calling thread
+    /// (one not in the page cache): the caller then takes the regular path, which reports
+    /// those cases.
     /// - Important: the caller closes a file it is given.
-    func objectNow(bucket: String, key: String, openingFiles: Bool) -> (info: ObjectInfo, bytes: ImmediateBytes)?
-    /// ``objectNow(bucket:key:openingFiles:)`` of `key` (nil when that is nil), and `other`'s
-    /// info, read together. Nil when the read fails or cannot be made at once.
+    func objectNow(bucket: String, key: String, bytes wanted: ImmediateBytesWanted) -> (info: ObjectInfo, bytes: ImmediateBytes?)?
+    /// ``objectNow(bucket:key:bytes:)`` of `key` (nil when that is nil), and `other`'s info,
+    /// read together. Nil when the read fails or cannot be made at once.
     /// - Important: the caller closes a file it is given.
-    func objectNow(bucket: String, key: String, withInfoOf other: String, openingFiles: Bool)
-        -> (object: (info: ObjectInfo, bytes: ImmediateBytes)?, other: ObjectInfo?)?
+    func objectNow(bucket: String, key: String, withInfoOf other: String, bytes wanted: ImmediateBytesWanted)
+        -> (object: (info: ObjectInfo, bytes: ImmediateBytes?)?, other: ObjectInfo?)?
 }
 
 extension ImmediateObjectReads {

@@ -90,21 +90,21 @@ public final class VariantService: Sendable {
 
     /// What ``open(bucket:key:watermark:)`` would serve as it is, read on the calling thread
     /// without suspending (``ImmediateObjectReads``): a stored variant of the current
-    /// `original.jpg`, or a client's own object at a variant key, when its record keeps its
-    /// bytes or, with `openingFiles`, when the store hands over its file. Nil in every other case
+    /// `original.jpg`, or a client's own object at a variant key, with the bytes `wanted` (see
+    /// ``ImmediateObjectReads/objectNow(bucket:key:bytes:)``). Nil in every other case
     /// (not a variant key, another source format, a variant to derive, a store that cannot read
     /// at once): ``open(bucket:key:watermark:)`` decides those.
     /// - Important: the caller closes a file it is given.
-    public func storedNow(bucket: String, key: String, openingFiles: Bool = false) -> (info: ObjectInfo, bytes: ImmediateBytes)? {
+    public func storedNow(bucket: String, key: String, bytes wanted: ImmediateBytesWanted = .kept) -> (info: ObjectInfo, bytes: ImmediateBytes?)? {
         guard let address = VariantAddress.parse(key, presets: presets),
               let (stored, jpeg) = immediateReads?.objectNow(
-                bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg", openingFiles: openingFiles),
+                bucket: bucket, key: key, withInfoOf: address.directory + "original.jpg", bytes: wanted),
               let stored
         else { return nil }
         if stored.info.origin == .client { return stored }
         guard let jpeg, stored.info.origin == .derived(sourceETag: jpeg.etag) else {
             // Made from an earlier source: the regular path derives it again.
-            if case .file(let file, _) = stored.bytes { try? file.close() }
+            if case .file(let file, _)? = stored.bytes { try? file.close() }
             return nil
         }
         events.cacheHit()

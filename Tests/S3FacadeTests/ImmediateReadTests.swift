@@ -1,4 +1,5 @@
 import DiskStorage
+import FileTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -49,6 +50,9 @@ struct ImmediateReadTests {
         }
 
         func remove() { try? FileManager.default.removeItem(at: directory) }
+
+        /// Where the store keeps its blob files.
+        var blobs: URL { directory.appendingPathComponent("objects/blobs") }
 
         /// Runs `body` with a client of a live server of this stack's gateway, on an event loop
         /// of its own, with the answers made in its pipeline counted (``CountingResponder``);
@@ -131,10 +135,14 @@ struct ImmediateReadTests {
                 headers: [("content-type", "text/plain"), ("x-amz-meta-trip", "lisbon"), ("cache-control", "max-age=60")],
                 body: Array("sunset over the river".utf8))
             #expect(put.status == .ok)
+            // Kept in a blob file: only its HEAD is answered here (without sending files).
+            let large = [UInt8](repeating: 7, count: Int(DiskObjectStore.defaultInlineLimit) + 1)
+            #expect(try await s3.send(.put, "/photos/trip/large.bin", headers: [("content-type", "application/octet-stream")], body: large).status == .ok)
             var answered = 0
             for presigned in [false, true] {
                 for (method, target) in [(HTTPRequest.Method.get, "/photos/trip/a.txt"), (.head, "/photos/trip/a.txt"),
-                                         (.get, "/photos/trip/a.txt?response-content-type=image%2Fpng")] {
+                                         (.get, "/photos/trip/a.txt?response-content-type=image%2Fpng"),
+                                         (.head, "/photos/trip/large.bin")] {
                     let head = Self.head(s3, method, target, presigned: presigned)
                     let answer = try #require(stack.gateway.immediateAnswer(to: head), "\(method) \(target) presigned \(presigned)")
                     answered += 1
@@ -150,7 +158,7 @@ struct ImmediateReadTests {
                     }
                 }
             }
-            #expect(answered == 6)
+            #expect(answered == 8)
         }
     }
 
@@ -306,6 +314,8 @@ struct ImmediateReadTests {
             #expect(try await s3.send(.get, thumb).status == .ok)
 
             let head = Self.head(s3, .get, thumb, presigned: true)
+            // A file is handed over only while all of it is in the page cache.
+            var pinned = try PinnedPages(filesUnder: stack.blobs)
             let answer = try #require(stack.gateway.immediateAnswer(to: head, sendingFiles: inFiles))
             if inFiles {
                 let made = nioHead(head).flatMap { stack.gateway.immediateAnswer(to: $0, sendingFiles: true) }
@@ -315,6 +325,7 @@ struct ImmediateReadTests {
                 }
                 try file.close()
             }
+            pinned.release()
             let regular = try await client.execute(uri: head.path!, method: .get, headers: head.headerFields)
             #expect(regular.status == .ok)
             #expect(Self.comparable(answer.head.headerFields) == Self.comparable(regular.headers))
@@ -336,6 +347,8 @@ struct ImmediateReadTests {
             #expect(again.status == .ok)
             #expect(Array(again.body.readableBytesView) != Array(regular.body.readableBytesView))
             // Derived again from the new source, it is answered here again.
+            pinned = try PinnedPages(filesUnder: stack.blobs)
+            defer { pinned.release() }
             let renewed = try #require(stack.gateway.immediateAnswer(to: Self.head(s3, .get, thumb, presigned: true), sendingFiles: inFiles))
             #expect(renewed.body.map { Array($0.readableBytesView) } == Array(again.body.readableBytesView))
         }
@@ -398,6 +411,9 @@ struct ImmediateReadTests {
             let photoInfo = try await Self.putInStore(stack, "photo.jpg", photo)
             let large = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 11) }
             _ = try await Self.putInStore(stack, "large.tif", large)
+            // A file is sent from the pipeline only while all of it is in the page cache.
+            let pinned = try PinnedPages(filesUnder: stack.blobs)
+            defer { pinned.release() }
             let reads = counting.reads.value
             func get(_ key: String, _ extra: String = "") -> String {
                 "GET \(s3.presigned(.get, "/photos/\(key)", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\(extra)\r\n"
@@ -427,6 +443,15 @@ struct ImmediateReadTests {
             let allSent = late.body.elementsEqual(large)
             #expect(allSent)
             #expect(counting.reads.value == reads + (sendsFiles ? 2 : 0))
+
+            // A HEAD needs none of the bytes: answered in the pipeline, files sent or not.
+            let head = try Self.response(await Self.readLate(
+                port: port, request: "HEAD \(s3.presigned(.head, "/photos/large.tif", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                after: .zero))
+            #expect(head.head.hasPrefix("HTTP/1.1 200 OK"), "\(head.head)")
+            #expect(head.head.lowercased().contains("\r\ncontent-length: \(large.count)\r\n"), "\(head.head)")
+            #expect(head.body.isEmpty)
+            #expect(counting.reads.value == reads + (sendsFiles ? 3 : 1))
         }
     }
 

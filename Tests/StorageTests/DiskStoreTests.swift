@@ -1,5 +1,6 @@
 import Integrity
 import DiskStorage
+import FileTestSupport
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -171,31 +172,39 @@ struct DiskStoreTests {
         #expect(harness.fileCounts() == (0, 0))
     }
 
-    /// `objectNow(openingFiles:)`, which the HTTP server's event loop sends with `sendfile`: an
-    /// object kept in one blob comes as that blob, open, and the open file keeps that version's
-    /// bytes after an overwrite deleted the blob. Nothing is opened without `openingFiles`, for
-    /// an object of several parts, for one as large as those written around the page cache, or
-    /// for a blob whose length is not the object's (the regular read reports that damage).
+    /// `objectNow(bytes: .keptOrFile)`, which the HTTP server's event loop sends with
+    /// `sendfile`: an object kept in one blob comes as that blob, open, and the open file keeps
+    /// that version's bytes after an overwrite deleted the blob. Nothing is opened for `.kept`,
+    /// for an object of several parts, for one as large as those written around the page
+    /// cache, or for a blob whose length is not the object's (the regular read reports that
+    /// damage). `.none` (a HEAD) hands over the info of each of them, and nothing else.
     @Test
     func objectsHandedOverAsOpenFiles() async throws {
         let harness = try await StoreHarness.make(.diskInline)
         defer { harness.cleanUp() }
         let store = try #require(harness.store as? DiskObjectStore)
         let small = pattern(100, seed: 1)
-        try await put(store, "small", small)
-        guard case .inline(let bytes)? = store.objectNow(bucket: "b", key: "small", openingFiles: true)?.bytes else {
+        let smallInfo = try await put(store, "small", small)
+        guard case .inline(let bytes)? = store.objectNow(bucket: "b", key: "small", bytes: .keptOrFile)?.bytes else {
             Issue.record("a small object comes from its record")
             return
         }
         #expect(Array(bytes.readableBytesView) == small)
+        #expect(Self.handedOver(store, "small", bytes: .kept) == "inline")
+        #expect(Self.handedOver(store, "small", bytes: .none) == "info")
+        #expect(store.objectNow(bucket: "b", key: "small", bytes: .none)?.info == smallInfo)
         #expect(Self.handedOver(store, "missing") == nil)
+        #expect(Self.handedOver(store, "missing", bytes: .none) == nil)
 
         let large = pattern(Int(StoreHarness.inlineLimit) * 3 + 7, seed: 2)
         let info = try await put(store, "k", large)
-        #expect(Self.handedOver(store, "k", openingFiles: false) == nil)
-        let handed = try #require(store.objectNow(bucket: "b", key: "k", openingFiles: true))
+        #expect(Self.handedOver(store, "k", bytes: .kept) == nil)
+        #expect(store.objectNow(bucket: "b", key: "k", bytes: .none)?.info == info)
+        let pinned = try PinnedPages(filesUnder: try #require(harness.objectsDirectory))
+        let handed = try #require(store.objectNow(bucket: "b", key: "k", bytes: .keptOrFile))
+        pinned.release()
         #expect(handed.info == info)
-        guard case .file(let file, let size) = handed.bytes else {
+        guard case .file(let file, let size)? = handed.bytes else {
             Issue.record("an object in one blob comes as its file")
             return
         }
@@ -216,6 +225,7 @@ struct DiskStoreTests {
             bucket: "b", key: "m", uploadID: id, parts: [.init(number: 1, etag: first.etag), .init(number: 2, etag: second.etag)],
             precondition: .none)
         #expect(Self.handedOver(store, "m") == nil)
+        #expect(store.objectNow(bucket: "b", key: "m", bytes: .none)?.info.parts.count == 2)
 
         // As large as an upload written around the page cache.
         let huge = [UInt8](repeating: 7, count: 16 << 20)
@@ -223,26 +233,61 @@ struct DiskStoreTests {
             bucket: "b", key: "huge", attributes: ObjectAttributes(), precondition: .none, origin: .client,
             body: TestBody.of(huge, chunkSize: 1 << 20))
         #expect(Self.handedOver(store, "huge") == nil)
+        #expect(Self.handedOver(store, "huge", bytes: .none) == "info")
         try await put(store, "huge", pattern(1, seed: 6))
 
         // A blob cut short.
         try await put(store, "cut", large)
         for _ in 0..<1000 where harness.fileCounts().blobs != 3 { try await Task.sleep(for: .milliseconds(10)) }
-        let blobs = try #require(harness.objectsDirectory).appendingPathComponent("blobs")
-        let cut = try #require(FileManager.default.subpaths(atPath: blobs.path)?
-            .map { blobs.appendingPathComponent($0) }
-            .first { url in (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) == large.count })
-        #expect(truncate(cut.path, off_t(large.count - 1)) == 0)
+        let cut = try #require(Self.blobFile(harness, size: large.count))
+        #expect(truncate(cut, off_t(large.count - 1)) == 0)
         #expect(Self.handedOver(store, "cut") == nil)
         #expect(await storageErrorCode { _ = try await contents(store, "cut") } == .internalError)
     }
 
-    /// What `objectNow` hands over for `key`: "inline", "file" (closed here), or nil.
-    static func handedOver(_ store: DiskObjectStore, _ key: String, openingFiles: Bool = true) -> String? {
-        switch store.objectNow(bucket: "b", key: key, openingFiles: openingFiles)?.bytes {
-        case nil: return nil
+    /// A blob whose pages the kernel dropped from its cache is not handed over (the event loop
+    /// that sent it would wait for the disk): the regular read serves it. Once its pages are
+    /// back, it is handed over again.
+    @Test
+    func coldBlobsAreLeftToTheRegularRead() async throws {
+        let harness = try await StoreHarness.make(.diskInline)
+        defer { harness.cleanUp() }
+        let store = try #require(harness.store as? DiskObjectStore)
+        let bytes = pattern(300_001, seed: 7)
+        try await put(store, "k", bytes)
+
+        // The blob was synced when it was written, so its pages are clean and can be dropped
+        // (this machine's page cache is also emptied every few seconds).
+        let path = try #require(Self.blobFile(harness, size: bytes.count))
+        let descriptor = open(path, O_RDONLY)
+        try #require(descriptor >= 0)
+        #expect(posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED) == 0)
+        close(descriptor)
+        #expect(Self.handedOver(store, "k") == nil)
+        #expect(Self.handedOver(store, "k", bytes: .none) == "info")
+
+        #expect(try await contents(store, "k") == bytes)
+        let pinned = try PinnedPages(filesUnder: try #require(harness.objectsDirectory))
+        #expect(Self.handedOver(store, "k") == "file")
+        pinned.release()
+    }
+
+    /// The path of the one blob file of `size` bytes in the harness's store.
+    static func blobFile(_ harness: StoreHarness, size: Int) -> String? {
+        guard let blobs = harness.objectsDirectory?.appendingPathComponent("blobs") else { return nil }
+        return FileManager.default.subpaths(atPath: blobs.path)?
+            .map { blobs.appendingPathComponent($0).path }
+            .first { path in (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == size }
+    }
+
+    /// What `objectNow` hands over for `key`: "info" (no bytes), "inline", "file" (closed
+    /// here), or nil.
+    static func handedOver(_ store: DiskObjectStore, _ key: String, bytes wanted: ImmediateBytesWanted = .keptOrFile) -> String? {
+        guard let handed = store.objectNow(bucket: "b", key: key, bytes: wanted) else { return nil }
+        switch handed.bytes {
+        case nil: return "info"
         case .inline: return "inline"
-        case .file(let file, _):
+        case .file(let file, _)?:
             try? file.close()
             return "file"
         }
