@@ -53,10 +53,11 @@ extension S3Gateway: ImmediateResponder {
     /// at hand at once.
     ///
     /// Nil means the request takes the regular path: anything but a plain HEAD, or a plain GET
-    /// of an object kept in the index or, with `sendingFiles`, in one file (ranges, conditions, checksums, part
-    /// numbers, variants not stored for the current `original.jpg`, keys that need a consent,
-    /// control routes), a lookup that is not at hand (a tenant key or the tenant list not
-    /// cached, another store), a request in another version than HTTP/1.1, and every failure.
+    /// of an object kept in the index or, with `sendingFiles`, in one file (ranges, conditions,
+    /// checksums, part numbers, variants not stored for the current `original.jpg`, keys that
+    /// need a consent, control routes), a lookup that is not at hand (a tenant key or the
+    /// tenant list not cached, another store), a request in another version than HTTP/1.1, and
+    /// every failure.
     /// The regular path then makes the same decisions again and answers errors the one way it
     /// always does.
     public func immediateAnswer(to head: HTTPRequestHead, sendingFiles: Bool) -> ImmediateAnswer? {
