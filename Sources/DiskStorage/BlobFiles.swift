@@ -155,9 +155,10 @@ struct BlobFiles: Sendable {
         }
     }
 
-    /// Opens a blob for reading.
+    /// Opens a blob for reading, close-on-exec like every descriptor the store opens (NIO's
+    /// default is not: a child process started meanwhile would keep the file).
     func openForReading(_ id: BlobID) async throws -> ReadFileHandle {
-        try await fileSystem.openFile(forReadingAt: path(of: id), options: OpenOptions.Read())
+        try await fileSystem.openFile(forReadingAt: path(of: id), options: OpenOptions.Read(closeOnExec: true))
     }
 
     /// Reads `range` of a blob on the calling thread: open, pread, close. For small ranges

@@ -57,7 +57,7 @@ struct Secrets: Sendable {
 
     private static func writePrivate(_ text: String, to file: URL) throws {
         let path = file.path
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SettingsError("cannot create \(path): errno \(errno)") }
         defer { close(fd) }
         let bytes = Array(text.utf8)

@@ -272,6 +272,29 @@ struct DiskStoreTests {
         pinned.release()
     }
 
+    /// A blob being read is open close-on-exec: a process the server starts meanwhile does not
+    /// keep it (NIO opens files without it unless asked).
+    @Test
+    func blobsAreReadThroughCloseOnExecDescriptors() async throws {
+        let harness = try await StoreHarness.make(.diskInline)
+        defer { harness.cleanUp() }
+        let bytes = pattern(3 << 20, seed: 8)
+        try await put(harness.store, "k", bytes)
+        let path = try #require(Self.blobFile(harness, size: bytes.count))
+        var chunks = try await harness.store.openObject(bucket: "b", key: "k").read(range: nil).makeAsyncIterator()
+        var read = try #require(try await chunks.next()).readableBytes
+        #expect(read < bytes.count, "the file is still being read")
+
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { Int32($0) }
+        let onBlob = descriptors.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path }
+        #expect(onBlob.count == 1)
+        for descriptor in onBlob {
+            #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0)
+        }
+        while let chunk = try await chunks.next() { read += chunk.readableBytes }
+        #expect(read == bytes.count)
+    }
+
     /// The path of the one blob file of `size` bytes in the harness's store.
     static func blobFile(_ harness: StoreHarness, size: Int) -> String? {
         guard let blobs = harness.objectsDirectory?.appendingPathComponent("blobs") else { return nil }
