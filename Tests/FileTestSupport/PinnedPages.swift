@@ -8,8 +8,9 @@ import Foundation
 ///
 /// A store hands a file over to be sent from an event loop only when all of it is in the page
 /// cache, and this machine's page cache is emptied every few seconds (bench/PROFILE.md,
-/// session 21): a test that expects a file handed over pins it first. The kernel drops no page
-/// that is mapped, locked or not (locking can fail without `CAP_IPC_LOCK`; the mapping stays).
+/// session 21): a test that expects a file handed over pins it first. Emptying the cache skips
+/// mapped pages, and reclaim skips locked ones (locking can fail without `CAP_IPC_LOCK`; the
+/// mapping stays).
 public final class PinnedPages: @unchecked Sendable {
     private var mappings: [(address: UnsafeMutableRawPointer, length: Int)] = []
 

@@ -408,9 +408,12 @@ struct ImmediateReadTests {
             // here. The bucket is made on a connection of its own (which also puts the access
             // key in the server's cache: only a cached key is checked in the pipeline).
             let port = try #require(client.port)
-            let bucket = try Self.response(await Self.readLate(
-                port: port, request: "PUT \(s3.presigned(.put, "/photos", expires: 300)) HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
-                after: .zero))
+            // A presigned request's head, with the `extra` header lines.
+            func request(_ method: HTTPRequest.Method, _ target: String, _ extra: String = "") -> String {
+                "\(method.rawValue) \(s3.presigned(method, target, expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\(extra)\r\n"
+            }
+            let bucket = try Self.response(
+                await Self.readLate(port: port, request: request(.put, "/photos", "Content-Length: 0\r\n"), after: .zero))
             #expect(bucket.head.hasPrefix("HTTP/1.1 200 OK"), "\(bucket.head)")
             let photo = (0..<(300 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
             let photoInfo = try await Self.putInStore(stack, "photo.jpg", photo)
@@ -420,12 +423,9 @@ struct ImmediateReadTests {
             let pinned = try PinnedPages(filesUnder: stack.blobs)
             defer { pinned.release() }
             let reads = counting.reads.value
-            func get(_ key: String, _ extra: String = "") -> String {
-                "GET \(s3.presigned(.get, "/photos/\(key)", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\(extra)\r\n"
-            }
 
             // Each on a new connection, read until the server closes it (2 s after the answer).
-            let whole = try Self.response(await Self.readLate(port: port, request: get("photo.jpg"), after: .zero))
+            let whole = try Self.response(await Self.readLate(port: port, request: request(.get, "/photos/photo.jpg"), after: .zero))
             #expect(whole.head.hasPrefix("HTTP/1.1 200 OK"), "\(whole.head)")
             // Long arrays are compared to a Bool: a failed `==` of them makes the test library
             // compute their difference, and print them.
@@ -436,13 +436,13 @@ struct ImmediateReadTests {
             #expect(counting.reads.value == reads + (sendsFiles ? 1 : 0))
 
             let ranged = try Self.response(
-                await Self.readLate(port: port, request: get("photo.jpg", "Range: bytes=1000-1999\r\n"), after: .zero))
+                await Self.readLate(port: port, request: request(.get, "/photos/photo.jpg", "Range: bytes=1000-1999\r\n"), after: .zero))
             #expect(ranged.head.hasPrefix("HTTP/1.1 206 Partial Content"), "\(ranged.head)")
             #expect(Array(ranged.body) == Array(photo[1000..<2000]))
             #expect(counting.reads.value == reads + (sendsFiles ? 1 : 0))
 
             // More than the sockets hold, read only after three times the idle timeout.
-            let late = try Self.response(await Self.readLate(port: port, request: get("large.tif"), after: .seconds(6)))
+            let late = try Self.response(await Self.readLate(port: port, request: request(.get, "/photos/large.tif"), after: .seconds(6)))
             #expect(late.head.hasPrefix("HTTP/1.1 200 OK"), "\(late.head)")
             #expect(late.body.count == large.count)
             let allSent = late.body.elementsEqual(large)
@@ -450,9 +450,7 @@ struct ImmediateReadTests {
             #expect(counting.reads.value == reads + (sendsFiles ? 2 : 0))
 
             // A HEAD needs none of the bytes: answered in the pipeline, files sent or not.
-            let head = try Self.response(await Self.readLate(
-                port: port, request: "HEAD \(s3.presigned(.head, "/photos/large.tif", expires: 300)) HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                after: .zero))
+            let head = try Self.response(await Self.readLate(port: port, request: request(.head, "/photos/large.tif"), after: .zero))
             #expect(head.head.hasPrefix("HTTP/1.1 200 OK"), "\(head.head)")
             #expect(head.head.lowercased().contains("\r\ncontent-length: \(large.count)\r\n"), "\(head.head)")
             #expect(head.body.isEmpty)
